@@ -1,0 +1,380 @@
+"""Compile a symbolic model to fast callables.
+
+:func:`compile_model` differentiates the model symbolically (Jacobian, parameter
+derivatives, output derivatives, derivatives of initial values, bioavailability
+and lag), eliminates common subexpressions, and generates one Python function
+``model_fn(which, t, y, p, out)`` (see :mod:`pkpd.kernel` for the meaning of
+``which``). With the ``"numba"`` backend this function is compiled by numba to
+a C-callable function that the integration kernels call directly, so a whole
+solve runs without entering Python. The ``"python"`` backend runs the same
+generated source as plain Python (for debugging and as a fallback).
+
+The parameter vector ``p`` holds the parameters in model order followed by the
+covariates.
+
+Compiled code is cached on disk, keyed by a hash of the model's equations (not
+its parameter values, so models differing only in values share code). The
+cache lives in ``$PKPD_CACHE_DIR`` or ``~/.cache/pkpd``. Each cache file
+carries a checksum of its own text; a file that does not match is rebuilt,
+never trusted, and a numba cache entry that fails to load is discarded and
+rebuilt too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from .errors import ModelError
+from .model import T, Model
+
+__all__ = ["CompiledModel", "compile_model", "cache_dir", "clear_cache"]
+
+#: Bump when the generated code changes meaning, to invalidate old caches.
+CODEGEN_VERSION = "1"
+
+_LOCK = threading.Lock()
+_MEMO: dict[Any, CompiledModel] = {}
+
+
+def cache_dir() -> Path:
+    """Directory of the on-disk compile cache."""
+    base = os.environ.get("PKPD_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "pkpd"
+
+
+def clear_cache() -> None:
+    """Delete every compiled model in the on-disk cache and in memory."""
+    _MEMO.clear()
+    d = cache_dir()
+    if d.exists():
+        shutil.rmtree(d)
+
+
+class _Printer(PythonCodePrinter):
+    """Python code printer that names symbols by their vector slot."""
+
+    def __init__(self, names: dict[sp.Symbol, str]):
+        super().__init__({"fully_qualified_modules": True, "inline": True,
+                          "allow_unknown_functions": False})
+        self._names = names
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        try:
+            return self._names[expr]
+        except KeyError:
+            return super()._print_Symbol(expr)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return f"({int(expr.p)}.0/{int(expr.q)}.0)"
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return f"{int(expr)}.0"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        x = self._print(expr.args[0])
+        return f"(1.0 if ({x}) > 0 else (0.5 if ({x}) == 0 else 0.0))"
+
+    def _print_sign(self, expr: sp.sign) -> str:
+        x = self._print(expr.args[0])
+        return f"(0.0 if ({x}) == 0 else math.copysign(1.0, {x}))"
+
+
+def _derivs(exprs: list[sp.Expr], wrt: list[sp.Symbol]) -> list[sp.Expr]:
+    return [sp.diff(e, w) for e in exprs for w in wrt]
+
+
+def _block(printer: _Printer, exprs: list[sp.Expr], indent: str) -> list[str]:
+    """CSE + assignments of the non-zero entries of ``exprs`` to ``out[k]``."""
+    idx = [k for k, e in enumerate(exprs) if e != 0]
+    if not idx:
+        return [indent + "pass"]
+    reps, reduced = sp.cse([exprs[k] for k in idx], symbols=sp.numbered_symbols("_c"),
+                           optimizations=None)
+    lines = []
+    for sym, e in reps:
+        lines.append(f"{indent}{sym.name} = {printer.doprint(e)}")
+    for k, e in zip(idx, reduced, strict=True):
+        lines.append(f"{indent}out[{k}] = {printer.doprint(e)}")
+    return lines
+
+
+def _structure_key(model: Model) -> tuple:
+    """Everything that determines the generated code, nothing else."""
+    return (model.param_names, model.covariate_names, model.state_names,
+            tuple(s.init for s in model.states), model.odes, model.assignments,
+            tuple((o.name, o.expr) for o in model.outputs), model.bioavailability, model.lag)
+
+
+def generate_source(model: Model) -> tuple[str, dict[str, Any]]:
+    """Python source of ``model_fn`` for ``model`` and facts about it."""
+    ex = model.expanded()
+    states, params, covs = list(ex.states), list(ex.params), list(ex.covariates)
+    names: dict[sp.Symbol, str] = {T: "t"}
+    names.update({s: f"y[{i}]" for i, s in enumerate(states)})
+    names.update({s: f"p[{i}]" for i, s in enumerate(params)})
+    names.update({s: f"p[{len(params) + i}]" for i, s in enumerate(covs)})
+    printer = _Printer(names)
+    rhs, outs, inits = list(ex.rhs), list(ex.outputs), list(ex.inits)
+    blocks = [
+        rhs,
+        _derivs(rhs, states),
+        _derivs(rhs, params),
+        outs,
+        _derivs(outs, states),
+        _derivs(outs, params),
+        inits,
+        _derivs(inits, params),
+        list(ex.bioavailability) + list(ex.lag),
+        _derivs(list(ex.bioavailability), params),
+        _derivs(list(ex.lag), params),
+    ]
+    for b in blocks:
+        for e in b:
+            if e.has(sp.Derivative, sp.Subs):
+                raise ModelError(f"model '{model.name}': cannot differentiate {e}; "
+                                 "use differentiable functions")
+    lines = ["def model_fn(which, t, y, p, out):"]
+    for w, b in enumerate(blocks):
+        lines.append(f"    {'if' if w == 0 else 'elif'} which == {w}:")
+        lines.extend(_block(printer, b, "        "))
+    lines.append("    return")
+    body = "\n".join(lines) + "\n"
+    info = {
+        "nonautonomous": any(e.has(T) for e in rhs),
+        "linear_cov": False,
+    }
+    return body, info
+
+
+_HEADER = """\
+# Generated by pkpd {version} (codegen {codegen}) for model {name!r}. Do not edit.
+# pkpd-cache-key: {key}
+import math
+
+"""
+
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledModel:
+    """A model's compiled callables.
+
+    Attributes
+    ----------
+    model : Model
+        The model compiled (its parameter values are defaults only).
+    backend : {"numba", "python"}
+    fn : numba cfunc or None
+        The C-callable ``model_fn`` used by the kernels (numba backend).
+    py_fn : callable
+        The same function as plain Python.
+    key : str
+        Cache key (hash of the equations).
+    nonautonomous : bool
+        Whether the right-hand side depends explicitly on time.
+    """
+
+    model: Model
+    backend: str
+    fn: Any
+    py_fn: Any
+    key: str
+    source: str = field(repr=False)
+    nonautonomous: bool = False
+
+    @property
+    def n_states(self) -> int:
+        return len(self.model.states)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.model.params)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.model.outputs)
+
+    def param_vector(self, params: dict[str, float] | None = None,
+                     covariates: dict[str, float] | None = None) -> np.ndarray:
+        """The ``p`` vector (parameters then covariates) with overrides applied."""
+        m = self.model
+        vals = [p.value for p in m.params] + [c.value for c in m.covariates]
+        index = {n: i for i, n in enumerate(m.param_names + m.covariate_names)}
+        for src in (params or {}), (covariates or {}):
+            for k, v in src.items():
+                if k not in index:
+                    from .errors import closest
+                    raise ModelError(f"model '{m.name}' has no parameter or covariate '{k}'"
+                                     f"{closest(k, list(index))}")
+                vals[index[k]] = float(v)
+        return np.asarray(vals, dtype=float)
+
+    def _eval(self, which: int, size: int, t: float, y: Any, p: Any) -> np.ndarray:
+        y = np.ascontiguousarray(y, dtype=float) if y is not None else np.zeros(self.n_states)
+        p = np.ascontiguousarray(p, dtype=float)
+        out = np.zeros(max(size, 1))
+        if self.fn is not None:
+            dp = ctypes.POINTER(ctypes.c_double)
+            self.fn.ctypes(which, float(t), y.ctypes.data_as(dp), p.ctypes.data_as(dp),
+                           out.ctypes.data_as(dp))
+        else:
+            self.py_fn(which, float(t), y, p, out)
+        return out[:size]
+
+    # Python-callable views (allocate; for tests, debugging and analyses)
+    def rhs(self, t: float, y: Any, p: Any) -> np.ndarray:
+        """``dy/dt`` at ``(t, y)`` for parameter vector ``p``."""
+        return self._eval(0, self.n_states, t, y, p)
+
+    def jacobian(self, t: float, y: Any, p: Any) -> np.ndarray:
+        """``df/dy`` as an (n, n) array."""
+        n = self.n_states
+        return self._eval(1, n * n, t, y, p).reshape(n, n)
+
+    def dfdp(self, t: float, y: Any, p: Any) -> np.ndarray:
+        """``df/dp`` as an (n, n_params) array."""
+        return self._eval(2, self.n_states * self.n_params, t, y, p).reshape(
+            self.n_states, self.n_params)
+
+    def outputs(self, t: float, y: Any, p: Any) -> np.ndarray:
+        """Output values at ``(t, y)``."""
+        return self._eval(3, self.n_outputs, t, y, p)
+
+    def sensitivity_rhs(self, t: float, y: Any, s: Any, p: Any) -> np.ndarray:
+        """``dS/dt = J S + df/dp`` for a sensitivity matrix ``S`` (n, n_params)."""
+        return self.jacobian(t, y, p) @ np.asarray(s, dtype=float) + self.dfdp(t, y, p)
+
+    def initial_state(self, p: Any) -> np.ndarray:
+        """Initial state for parameter vector ``p``."""
+        return self._eval(6, self.n_states, 0.0, None, p)
+
+    def bioavailability_lag(self, p: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(F, lag)`` per state."""
+        v = self._eval(8, 2 * self.n_states, 0.0, None, p)
+        return v[: self.n_states], v[self.n_states:]
+
+
+def _key(model: Model) -> str:
+    import numba
+
+    ex = model.expanded()
+    h = hashlib.sha256()
+    for part in (CODEGEN_VERSION, numba.__version__, sys.version.split()[0],
+                 sp.srepr((ex.states, ex.params, ex.covariates, ex.rhs, ex.outputs, ex.inits,
+                           ex.bioavailability, ex.lag))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".py")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _load_module(path: Path, modname: str) -> Any:
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    # Our own generated file (checksum-verified), printed from sympy expressions
+    # whose symbols are validated identifiers: no user text is ever executed.
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _purge_numba_cache(path: Path) -> None:
+    pyc = path.parent / "__pycache__"
+    if pyc.exists():
+        for f in pyc.glob(path.stem + ".*"):
+            f.unlink(missing_ok=True)
+
+
+def _cfunc(py_fn: Any) -> Any:
+    import numba
+    from numba import types
+
+    sig = types.void(types.int64, types.float64, types.CPointer(types.float64),
+                     types.CPointer(types.float64), types.CPointer(types.float64))
+    return numba.cfunc(sig, cache=True, error_model="numpy")(py_fn)
+
+
+def compile_model(model: Model, *, backend: Literal["numba", "python"] = "numba") -> CompiledModel:
+    """Compile ``model`` (or fetch it from the in-memory or on-disk cache).
+
+    Parameters
+    ----------
+    model : Model
+    backend : {"numba", "python"}
+        ``"numba"`` compiles to machine code (default); ``"python"`` runs the
+        generated source as plain Python, for debugging.
+
+    Returns
+    -------
+    CompiledModel
+    """
+    if backend not in ("numba", "python"):
+        raise ValueError(f"backend must be 'numba' or 'python', got {backend!r}")
+    skey = (_structure_key(model), backend)
+    hit = _MEMO.get(skey)
+    if hit is not None:
+        return hit if hit.model == model else CompiledModel(
+            model, hit.backend, hit.fn, hit.py_fn, hit.key, hit.source, hit.nonautonomous)
+    with _LOCK:
+        key = _key(model)
+        path = cache_dir() / f"m_{key}.py"
+        source = info = None
+        if path.exists():
+            text = path.read_text()
+            first, _, rest = text.partition("\n")
+            if first == f"# checksum: {_checksum(rest)}":
+                source = rest
+        if source is None:
+            body, info = generate_source(model)
+            from . import __version__
+
+            rest = _HEADER.format(version=__version__, codegen=CODEGEN_VERSION,
+                                  name=model.name, key=key) + body
+            rest += f"NONAUTONOMOUS = {info['nonautonomous']!r}\n"
+            _purge_numba_cache(path)
+            _write_atomic(path, f"# checksum: {_checksum(rest)}\n{rest}")
+            source = rest
+        modname = f"pkpd_model_{key}"
+        mod = sys.modules.get(modname) or _load_module(path, modname)
+        sys.modules[modname] = mod
+        fn = None
+        if backend == "numba":
+            try:
+                fn = _cfunc(mod.model_fn)
+            except Exception:  # a corrupt numba cache entry: discard and rebuild
+                _purge_numba_cache(path)
+                fn = _cfunc(mod.model_fn)
+        cm = CompiledModel(model, backend, fn, mod.model_fn, key, source,
+                           bool(mod.NONAUTONOMOUS))
+        _MEMO[skey] = cm
+        return cm
