@@ -39,7 +39,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import ModelError
-from .model import T, Model
+from .model import Model, T
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "clear_cache"]
 

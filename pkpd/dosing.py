@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -165,9 +165,17 @@ class Infusion:
         object.__setattr__(self, "time", _num(self.time, "time", self))
         object.__setattr__(self, "amount", _num(self.amount, "amount", self))
         object.__setattr__(self, "interval", _num(self.interval, "interval", self))
-        if (self.duration is None) == (self.rate is None):
+        if self.duration is None and self.rate is None:
             raise RegimenError(f"{self!r}: give exactly one of duration= and rate=")
-        if self.duration is not None:
+        if self.duration is not None and self.rate is not None:
+            # both set (e.g. by dataclasses.replace): accept only if consistent
+            d = _num(self.duration, "duration", self, positive=True, allow_zero=False)
+            r = _num(self.rate, "rate", self, positive=True, allow_zero=False)
+            if not math.isclose(self.amount, d * r, rel_tol=1e-9, abs_tol=1e-300):
+                raise RegimenError(f"{self!r}: give exactly one of duration= and rate=")
+            object.__setattr__(self, "duration", d)
+            object.__setattr__(self, "rate", self.amount / d)
+        elif self.duration is not None:
             d = _num(self.duration, "duration", self, positive=True, allow_zero=False)
             object.__setattr__(self, "duration", d)
             object.__setattr__(self, "rate", self.amount / d)
@@ -204,7 +212,7 @@ class Reset:
     __radd__ = __add__
 
 
-Dose = Union[Bolus, Infusion, Reset]
+Dose = Bolus | Infusion | Reset
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +243,7 @@ class Regimen:
                     by_target.setdefault(d.target, []).append((float(t0), float(t0) + d.duration, d))
         for target, wins in by_target.items():
             wins.sort(key=lambda w: w[0])
-            for (a0, a1, da), (b0, _, db) in zip(wins, wins[1:], strict=False):
+            for (_a0, a1, da), (b0, _, db) in zip(wins, wins[1:], strict=False):
                 if b0 < a1 - 1e-12 * max(1.0, abs(a1)):
                     raise RegimenError(
                         f"infusions into '{target or 'the default target'}' overlap: {da!r} runs "

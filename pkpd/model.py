@@ -234,6 +234,12 @@ class Model:
         set_(self, "assignments", _pairs(self.assignments, "assignment"))
         set_(self, "bioavailability", _pairs(self.bioavailability, "F of state"))
         set_(self, "lag", _pairs(self.lag, "lag of state"))
+        # Keep per-state equations in state order, so that equality (and the
+        # text written by to_text) does not depend on the order of a mapping.
+        rank = {getattr(s, "name", None): i for i, s in enumerate(self.states)}
+        for attr in ("odes", "bioavailability", "lag"):
+            pairs = getattr(self, attr)
+            set_(self, attr, tuple(sorted(pairs, key=lambda p: rank.get(p[0], len(rank)))))
         set_(self, "sources", tuple(self.sources) if not isinstance(self.sources, str) else (self.sources,))
         meta = self.meta.items() if isinstance(self.meta, Mapping) else self.meta
         set_(self, "meta", tuple((str(k), str(v)) for k, v in meta))

@@ -103,14 +103,16 @@ class Prepared:
         if self.linear is not None and sidx.size == 0:
             return self._run_linear(p)
         p = np.ascontiguousarray(p, dtype=float)
-        d_time, d_type, d_cmt = self.d_time, self.d_type, self.d_cmt
+        d_time, d_type, d_cmt, d_amt, d_dur = (self.d_time, self.d_type, self.d_cmt,
+                                               self.d_amt, self.d_dur)
         reset_y = np.zeros((0, cm.n_states))
         reset_s = np.zeros((0, cm.n_states, sidx.size))
         if self.ss_doses:
-            d_time, d_type, d_cmt, reset_y, reset_s = _apply_steady_state(self, p, sidx)
+            d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s = _apply_steady_state(
+                self, p, sidx)
         status, t_fail, Y, O, S, OS, zfail, stats = kernel.solve(
             cm.fn, cm.n_states, cm.n_params, cm.n_outputs, p, self.t0, self.times,
-            d_time, d_type, d_cmt, self.d_amt, self.d_dur, reset_y, reset_s,
+            d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s,
             self.cov_t, self.cov_v, self.cov_kind, _METHODS[self.method] if self.method != "analytic" else 2,
             self.rtol, self.atol, self.hmax, self.max_steps, sidx, cm.nonautonomous)
         if status != 0:
@@ -122,60 +124,46 @@ class Prepared:
         return Y, O, S, OS, stats
 
     def _run_linear(self, p: np.ndarray) -> tuple:
-        from .analytic import solve_linear
+        from .analytic import events_from_regimen, solve_linear
 
         cm = self.compiled
+        m = cm.model
         npar = cm.n_params
         A, C, y0, F, lag = self.linear.numeric(p[:npar], p[npar:])
-        events = _linear_events(self, F, lag, A)
-        Y = solve_linear(A, y0, self.times, events, t0=self.t0)
+        try:
+            events = events_from_regimen(self.regimen, m.state_names, F, lag)
+            Y = solve_linear(A, y0, self.times, events, t0=self.t0)
+        except ValueError as exc:
+            raise SimulationError(f"exact linear solution of model '{m.name}' failed: {exc}",
+                                  params=dict(zip(m.param_names, p.tolist(), strict=False))) from None
         O = Y @ C.T if C.size else np.zeros((len(self.times), 0))
-        if not (np.all(np.isfinite(Y))):
-            m = cm.model
+        if not np.all(np.isfinite(Y)):
             raise SimulationError(f"the exact linear solution of model '{m.name}' is not finite",
                                   params=dict(zip(m.param_names, p.tolist(), strict=False)))
         nt = len(self.times)
-        return Y, O, np.zeros((nt, cm.n_states, 0)), np.zeros((nt, cm.n_outputs, 0)), np.zeros(5, np.int64)
-
-
-def _linear_events(prep: Prepared, F: np.ndarray, lag: np.ndarray, A: np.ndarray) -> Any:
-    from .analytic import Events, steady_state_before_dose
-
-    ev = Events()
-    for k in range(len(prep.d_time)):
-        typ, c = int(prep.d_type[k]), int(prep.d_cmt[k])
-        if typ == 2:
-            ev.add_reset(prep.d_time[k], None)
-        elif typ == 0:
-            ev.add_bolus(prep.d_time[k] + lag[c], c, F[c] * prep.d_amt[k])
-        else:
-            ev.add_infusion(prep.d_time[k] + lag[c], c, F[c] * prep.d_amt[k] / prep.d_dur[k],
-                            prep.d_dur[k])
-    for (time, c, amt, dur, interval) in prep.ss_doses:
-        y_ss = steady_state_before_dose(A, c, F[c] * amt, interval, duration=dur, lag=lag[c])
-        ev.add_reset(time, y_ss)
-    return ev
+        return (Y, O, np.zeros((nt, cm.n_states, 0)), np.zeros((nt, cm.n_outputs, 0)),
+                np.zeros(5, np.int64))
 
 
 def _apply_steady_state(prep: Prepared, p: np.ndarray, sidx: np.ndarray) -> tuple:
-    """Pre-dose periodic steady states for SS doses (Newton on the interval map)."""
+    """Dose arrays with a reset-to-steady-state event before each SS dose."""
     cm = prep.compiled
     n = cm.n_states
-    d_time = list(prep.d_time)
-    d_type = list(prep.d_type)
-    d_cmt = list(prep.d_cmt)
+    cols = [list(prep.d_time), list(prep.d_type), list(prep.d_cmt), list(prep.d_amt),
+            list(prep.d_dur)]
     ys, ss_list = [], []
     for (time, c, amt, dur, interval) in prep.ss_doses:
         y_ss, s_ss = steady_state(cm, p, c, amt, dur, interval, sidx, prep)
-        d_time.append(time)
-        d_type.append(3)
-        d_cmt.append(len(ys))
+        for col, v in zip(cols, (time, 3, len(ys), 0.0, 0.0), strict=True):
+            col.append(v)
         ys.append(y_ss)
         ss_list.append(s_ss)
-    order = np.argsort(np.asarray(d_time), kind="mergesort")
-    # resets must precede the dose at the same time: the kernel orders by kind
-    return (np.asarray(d_time)[order], np.asarray(d_type, dtype=np.int64)[order],
-            np.asarray(d_cmt, dtype=np.int64)[order], np.asarray(ys),
+    # the kernel orders events at equal times by kind: resets precede doses
+    order = np.argsort(np.asarray(cols[0]), kind="mergesort")
+    d_time, d_type, d_cmt, d_amt, d_dur = (np.asarray(c)[order] for c in cols)
+    return (np.ascontiguousarray(d_time, dtype=float), d_type.astype(np.int64),
+            d_cmt.astype(np.int64), np.ascontiguousarray(d_amt, dtype=float),
+            np.ascontiguousarray(d_dur, dtype=float), np.asarray(ys),
             np.asarray(ss_list).reshape(len(ys), n, sidx.size))
 
 
@@ -302,7 +290,7 @@ def prepare(model: Model | CompiledModel, regimen: Any, times: Any, *,
         raise ValueError("times must be finite")
     if np.any(np.diff(t) < 0):
         raise ValueError("times must be sorted in increasing order")
-    reg = as_regimen(regimen)
+    reg = as_regimen(regimen).check(model)
     d_time, d_type, d_cmt, d_amt, d_dur, ss = _regimen_arrays(model, reg, float(t[-1]))
     first_dose = min([float(d_time.min())] if d_time.size else [] + [math.inf])
     t0 = min(0.0, float(t[0]), first_dose if math.isfinite(first_dose) else 0.0)
@@ -311,13 +299,10 @@ def prepare(model: Model | CompiledModel, regimen: Any, times: Any, *,
     cov_t, cov_v, cov_kind = _covariate_arrays(model, covariates, interpolation)
     linear = None
     if method in ("auto", "analytic") and cov_t.size == 0:
-        from .analytic import linear_form
-
         linear = _linear_memo(model)
         if linear is None and method == "analytic":
             raise SimulationError(f"method='analytic' needs a linear time-invariant model; "
                                   f"model '{model.name}' is not")
-        del linear_form
     elif method == "analytic":
         raise SimulationError("method='analytic' does not support time-varying covariates")
     return Prepared(cm, reg, np.ascontiguousarray(t), t0, d_time, d_type, d_cmt, d_amt, d_dur,
