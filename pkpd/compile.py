@@ -44,7 +44,7 @@ from .model import Model, T
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "clear_cache"]
 
 #: Bump when the generated code changes meaning, to invalidate old caches.
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 _LOCK = threading.Lock()
 _MEMO: dict[Any, CompiledModel] = {}
@@ -94,6 +94,9 @@ class _Printer(PythonCodePrinter):
         x = self._print(expr.args[0])
         return f"(1.0 if ({x}) > 0 else (0.5 if ({x}) == 0 else 0.0))"
 
+    def _print_DiracDelta(self, expr: sp.DiracDelta) -> str:
+        return "0.0"  # second derivatives of min/max/abs: zero almost everywhere
+
     def _print_sign(self, expr: sp.sign) -> str:
         x = self._print(expr.args[0])
         return f"(0.0 if ({x}) == 0 else math.copysign(1.0, {x}))"
@@ -128,13 +131,21 @@ def _structure_key(model: Model) -> tuple:
 def generate_source(model: Model) -> tuple[str, dict[str, Any]]:
     """Python source of ``model_fn`` for ``model`` and facts about it."""
     ex = model.expanded()
-    states, params, covs = list(ex.states), list(ex.params), list(ex.covariates)
-    names: dict[sp.Symbol, str] = {T: "t"}
+    # Differentiate with real symbols so that abs(), min() and max() have real derivatives.
+    real = {s: sp.Symbol(s.name, real=True) for s in
+            (*ex.states, *ex.params, *ex.covariates, T)}
+
+    def r(exprs: Any) -> list[sp.Expr]:
+        return [sp.sympify(e).xreplace(real) for e in exprs]
+
+    states, params, covs = r(ex.states), r(ex.params), r(ex.covariates)
+    tr = real[T]
+    names: dict[sp.Symbol, str] = {tr: "t"}
     names.update({s: f"y[{i}]" for i, s in enumerate(states)})
     names.update({s: f"p[{i}]" for i, s in enumerate(params)})
     names.update({s: f"p[{len(params) + i}]" for i, s in enumerate(covs)})
     printer = _Printer(names)
-    rhs, outs, inits = list(ex.rhs), list(ex.outputs), list(ex.inits)
+    rhs, outs, inits = r(ex.rhs), r(ex.outputs), r(ex.inits)
     blocks = [
         rhs,
         _derivs(rhs, states),
@@ -144,10 +155,27 @@ def generate_source(model: Model) -> tuple[str, dict[str, Any]]:
         _derivs(outs, params),
         inits,
         _derivs(inits, params),
-        list(ex.bioavailability) + list(ex.lag),
-        _derivs(list(ex.bioavailability), params),
-        _derivs(list(ex.lag), params),
+        r(ex.bioavailability) + r(ex.lag),
+        _derivs(r(ex.bioavailability), params),
+        _derivs(r(ex.lag), params),
     ]
+    # Second derivatives for the exact Jacobian of the sensitivity system (stiff
+    # method): d2f_i/dy_j dy_l and d2f_i/dy_j dp_k, only where J_ij is non-zero.
+    n, npar = len(states), len(params)
+    jac = blocks[1]
+    h2 = [sp.Integer(0)] * (n * n * n)
+    m2 = [sp.Integer(0)] * (n * n * npar)
+    for ij, e in enumerate(jac):
+        if e == 0:
+            continue
+        fs = e.free_symbols
+        for l, y in enumerate(states):
+            if y in fs:
+                h2[ij * n + l] = sp.diff(e, y)
+        for k, q in enumerate(params):
+            if q in fs:
+                m2[ij * npar + k] = sp.diff(e, q)
+    blocks += [h2, m2]
     for b in blocks:
         for e in b:
             if e.has(sp.Derivative, sp.Subs):
@@ -160,7 +188,7 @@ def generate_source(model: Model) -> tuple[str, dict[str, Any]]:
     lines.append("    return")
     body = "\n".join(lines) + "\n"
     info = {
-        "nonautonomous": any(e.has(T) for e in rhs),
+        "nonautonomous": any(e.has(tr) for e in rhs),
         "linear_cov": False,
     }
     return body, info

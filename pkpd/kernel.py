@@ -19,6 +19,8 @@ which  quantity                               size of out
 8      F (bioavailability) then lag           2n
 9      dF/dp                                  n*npar
 10     dlag/dp                                n*npar
+11     d2f/dy dy  (i, j, l)                   n*n*n
+12     d2f/dy dp  (i, j, k)                   n*n*npar
 ====== ====================================== ==============
 
 Generated code writes only structurally non-zero entries: callers zero each
@@ -32,8 +34,9 @@ of the subject when Hairer's stiffness test fires 15 times.
 
 Forward sensitivities integrate the augmented system ``[y, S]`` with
 ``dS/dt = J S + df/dp`` (error control includes ``S``, as CVODES does). In
-Rodas4 the augmented Jacobian is approximated by its block diagonal
-(the same LU for every block); the error estimate still controls the step.
+Rodas4 the augmented Jacobian is exact and block lower triangular,
+``[[J, 0], [L_k, J]]`` with ``L_k = d(J S_k + df/dp_k)/dy``, so one LU of the
+n-by-n iteration matrix serves every block.
 Bioavailability and lag enter the sensitivities exactly: a dose jump adds
 ``amount * dF/dp`` and a lag-shifted event adds ``(f- - f+) * dlag/dp``.
 """
@@ -172,7 +175,10 @@ def _rhs_aug(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out
 
 
 @njit(cache=True, inline="always")
-def _f(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out):
+def _f(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out, lin, cov_t, cov_v,
+       cov_kind):
+    if lin:
+        _set_covariates(t, p, npar, cov_t, cov_v, cov_kind)
     if ns == 0:
         fn(0, t, z.ctypes, p.ctypes, out.ctypes)
         for i in range(n):
@@ -282,7 +288,7 @@ def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf
     h0 = min(h0, hspan)
     for i in range(m):
         ztmp[i] = z[i] + h0 * f0[i]
-    _f(fn, t + h0, ztmp, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, f1)
+    _rhs_aug(fn, t + h0, ztmp, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, f1)
     d2 = 0.0
     for i in range(m):
         sc = atol + rtol * abs(z[i])
@@ -328,6 +334,9 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     obuf = np.zeros(max(nout, 1))
     jbuf = np.zeros(n * n)
     jscr = np.zeros(n * n)
+    hbuf = np.zeros(n * n * n if ns > 0 else 1)
+    mbuf = np.zeros(n * n * npar if ns > 0 else 1)
+    Lk = np.zeros((max(ns, 1), n, n))
     pbuf = np.zeros(max(n * npar, 1))
     gy = np.zeros(max(nout * n, 1))
     gp = np.zeros(max(nout * npar, 1))
@@ -527,6 +536,8 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 linear_cov = True
         if cov_t.shape[0] > 0:
             _set_covariates(0.5 * (t + t_seg), p, npar, cov_t, cov_v, cov_kind)
+            if linear_cov:
+                _set_covariates(t, p, npar, cov_t, cov_v, cov_kind)
         h = _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
                           f0, f1, ztmp, m, rtol, atol, t_seg - t)
         if hmax > 0.0 and h > hmax:
@@ -553,24 +564,24 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 for i in range(m):
                     k1[i] = f0[i]
                     ztmp[i] = z[i] + h * _A21 * k1[i]
-                _f(fn, t + _C2 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k2)
+                _f(fn, t + _C2 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k2, linear_cov, cov_t, cov_v, cov_kind)
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A31 * k1[i] + _A32 * k2[i])
-                _f(fn, t + _C3 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k3)
+                _f(fn, t + _C3 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k3, linear_cov, cov_t, cov_v, cov_kind)
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i])
-                _f(fn, t + _C4 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k4)
+                _f(fn, t + _C4 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k4, linear_cov, cov_t, cov_v, cov_kind)
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i])
-                _f(fn, t + _C5 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k5)
+                _f(fn, t + _C5 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k5, linear_cov, cov_t, cov_v, cov_kind)
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i]
                                           + _A64 * k4[i] + _A65 * k5[i])
-                _f(fn, t + h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k6)
+                _f(fn, t + h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k6, linear_cov, cov_t, cov_v, cov_kind)
                 for i in range(m):
                     znew[i] = z[i] + h * (_A71 * k1[i] + _A73 * k3[i] + _A74 * k4[i]
                                           + _A75 * k5[i] + _A76 * k6[i])
-                _f(fn, t + h, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k7)
+                _f(fn, t + h, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, k7, linear_cov, cov_t, cov_v, cov_kind)
                 stats[0] += 6
                 for i in range(m):
                     err[i] = h * (_E1 * k1[i] + _E3 * k3[i] + _E4 * k4[i] + _E5 * k5[i]
@@ -635,10 +646,21 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         ybuf[i] = z[i]
                     _call(fn, 1, t, ybuf, p, jbuf)
                     stats[1] += 1
+                    if ns > 0:
+                        _call(fn, 11, t, ybuf, p, hbuf)
+                        _call(fn, 12, t, ybuf, p, mbuf)
+                        for q in range(ns):
+                            pk = sidx[q]
+                            for i in range(n):
+                                for j in range(n):
+                                    acc = mbuf[(i * n + j) * npar + pk]
+                                    for l in range(n):
+                                        acc += hbuf[(i * n + j) * n + l] * z[n * (q + 1) + l]
+                                    Lk[q, i, j] = acc
                     if nonauto:
                         delta = 1e-7 * max(abs(t), 1.0)
                         _f(fn, t + delta, z, p, npar, n, ns, sidx, rate, rate_s, jscr,
-                                 pbuf, ybuf, dfdt)
+                                 pbuf, ybuf, dfdt, linear_cov, cov_t, cov_v, cov_kind)
                         stats[0] += 1
                         for i in range(m):
                             dfdt[i] = (dfdt[i] - f0[i]) / delta
@@ -663,7 +685,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                                 acc += _RA[s, j] * rk[j, i]
                             ztmp[i] = acc
                         _f(fn, t + _RALPHA[s] * h, ztmp, p, npar, n, ns, sidx, rate,
-                                 rate_s, jscr, pbuf, ybuf, k2)
+                                 rate_s, jscr, pbuf, ybuf, k2, linear_cov, cov_t, cov_v, cov_kind)
                         stats[0] += 1
                         for i in range(m):
                             acc = k2[i]
@@ -674,8 +696,15 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         for i in range(m):
                             rk[s, i] += h * _RGAMMA[s] * dfdt[i]
                     rowbuf = rk[s]
-                    for q in range(ns + 1):
-                        _lu_solve(W, piv, rowbuf, n * q, n)
+                    _lu_solve(W, piv, rowbuf, 0, n)
+                    for q in range(ns):
+                        off = n * (q + 1)
+                        for i in range(n):
+                            acc = 0.0
+                            for j in range(n):
+                                acc += Lk[q, i, j] * rowbuf[j]
+                            rowbuf[off + i] += acc
+                        _lu_solve(W, piv, rowbuf, off, n)
                 for i in range(m):
                     acc = z[i]
                     for j in range(6):
@@ -689,7 +718,8 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 if en <= 1.0:
                     stats[2] += 1
                     tn = t + h
-                    _rhs_aug(fn, tn, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, f1)
+                    _f(fn, tn, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf, f1, linear_cov,
+                       cov_t, cov_v, cov_kind)
                     stats[0] += 1
                     while kout < nt and tout[kout] < tn:
                         th = (tout[kout] - t) / h
