@@ -83,6 +83,9 @@ class Naive:
         self.f = sp.lambdify((sp.Symbol("t"), ex.states, ex.params), list(ex.rhs), "numpy")
         self.init = sp.lambdify((ex.params,), list(ex.inits), "numpy")
 
+    def _rhs(self, t: float, y: np.ndarray, params: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return np.asarray(self.f(t, y, params)) + r
+
     def run(self, regimen, times, params: np.ndarray) -> np.ndarray:
         n = len(self.model.states)
         idx = {s: i for i, s in enumerate(self.model.state_names)}
@@ -100,10 +103,9 @@ class Naive:
             for s, e, c, rate in infs:
                 if s <= a < e:
                     r[c] += rate
-            f = self.f
             sel = times[(times >= a) & (times < b)]
-            sol = solve_ivp(lambda t, y: np.asarray(f(t, y, params)) + r, (a, b), y,
-                            method="LSODA", rtol=RTOL, atol=ATOL, t_eval=np.r_[sel, b])
+            sol = solve_ivp(self._rhs, (a, b), y, args=(params, r), method="LSODA",
+                            rtol=RTOL, atol=ATOL, t_eval=np.r_[sel, b])
             out[k:k + len(sel)] = sol.y[:, :-1].T
             k += len(sel)
             y = sol.y[:, -1]
