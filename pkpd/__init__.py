@@ -5,7 +5,9 @@ from .compile import CompiledModel, compile_model
 from .data import Dataset, Subject, read_nonmem, write_nonmem
 from .dosing import Bolus, Infusion, Regimen, Reset
 from .errors import DataError, FitError, ModelError, PkpdError, RegimenError, SimulationError
+from .language import list_models, load_model, parse_model
 from .model import Covariate, Model, Output, Param, State
+from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
 from .simulate import Simulation, simulate
 
 __version__ = "0.1.0"
@@ -32,8 +34,15 @@ __all__ = [
     "Subject",
     "compile_model",
     "datasets",
+    "format_regimen",
+    "list_models",
+    "load_model",
     "metrics",
+    "model_regimens",
+    "parse_model",
+    "parse_regimen",
     "read_nonmem",
+    "regimen_from_model",
     "simulate",
     "write_nonmem",
 ]
