@@ -5,6 +5,7 @@ from .compile import CompiledModel, compile_model
 from .data import Dataset, Subject, read_nonmem, write_nonmem
 from .dosing import Bolus, Infusion, Regimen, Reset
 from .errors import DataError, FitError, ModelError, PkpdError, RegimenError, SimulationError
+from .fit import Bootstrap, FitResult, Profile, SubjectFits, bootstrap, fit, profile, run_fit
 from .language import list_models, load_model, parse_model
 from .model import Covariate, Model, Output, Param, State
 from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
@@ -14,17 +15,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Bolus",
+    "Bootstrap",
     "CompiledModel",
     "Covariate",
     "DataError",
     "Dataset",
     "FitError",
+    "FitResult",
     "Infusion",
     "Model",
     "ModelError",
     "Output",
     "Param",
     "PkpdError",
+    "Profile",
     "Regimen",
     "RegimenError",
     "Reset",
@@ -32,8 +36,11 @@ __all__ = [
     "SimulationError",
     "State",
     "Subject",
+    "SubjectFits",
+    "bootstrap",
     "compile_model",
     "datasets",
+    "fit",
     "format_regimen",
     "list_models",
     "load_model",
@@ -41,8 +48,10 @@ __all__ = [
     "model_regimens",
     "parse_model",
     "parse_regimen",
+    "profile",
     "read_nonmem",
     "regimen_from_model",
+    "run_fit",
     "simulate",
     "write_nonmem",
 ]
