@@ -9,6 +9,8 @@ from .fit import Bootstrap, FitResult, Profile, SubjectFits, bootstrap, fit, pro
 from .language import list_models, load_model, parse_model
 from .model import Covariate, Model, Output, Param, State
 from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
+from .population import Population, PopulationSimulation, ResidualError, simulate_population
+from .sensitivity import GlobalSensitivity, LocalSensitivity, fast, local_sensitivity, morris, sobol
 from .simulate import Simulation, simulate
 
 __version__ = "0.1.0"
@@ -22,16 +24,21 @@ __all__ = [
     "Dataset",
     "FitError",
     "FitResult",
+    "GlobalSensitivity",
     "Infusion",
+    "LocalSensitivity",
     "Model",
     "ModelError",
     "Output",
     "Param",
     "PkpdError",
+    "Population",
+    "PopulationSimulation",
     "Profile",
     "Regimen",
     "RegimenError",
     "Reset",
+    "ResidualError",
     "Simulation",
     "SimulationError",
     "State",
@@ -40,12 +47,15 @@ __all__ = [
     "bootstrap",
     "compile_model",
     "datasets",
+    "fast",
     "fit",
     "format_regimen",
     "list_models",
     "load_model",
+    "local_sensitivity",
     "metrics",
     "model_regimens",
+    "morris",
     "parse_model",
     "parse_regimen",
     "profile",
@@ -53,5 +63,7 @@ __all__ = [
     "regimen_from_model",
     "run_fit",
     "simulate",
+    "simulate_population",
+    "sobol",
     "write_nonmem",
 ]

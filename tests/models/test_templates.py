@@ -132,12 +132,16 @@ def test_tmdd_qss_approaches_full_tmdd_for_fast_binding():
     dose = Bolus(0, 10, "central")
     a = simulate(full, dose, t, params=fast, rtol=1e-9, atol=1e-12)
     b = simulate(qss, dose, t, params={"KSS": kss}, rtol=1e-9, atol=1e-12)
+    # from t = 1 h on: at t = 0 the full model has not bound any drug yet,
+    # while the QSS model starts at binding equilibrium by construction
+    later = t >= 1
     for out in ("conc", "Ctot", "target"):
-        np.testing.assert_allclose(a[out], b[out], rtol=0,
+        np.testing.assert_allclose(a[out][later], b[out][later], rtol=0,
                                    atol=5e-3 * np.abs(a[out]).max(), err_msg=out)
     # with the default (slower) binding the two models differ visibly
     slow = simulate(full, dose, t, rtol=1e-9, atol=1e-12)
-    assert np.abs(slow["conc"] - b["conc"]).max() > np.abs(a["conc"] - b["conc"]).max()
+    assert (np.abs(slow["conc"] - b["conc"])[later].max()
+            > 10 * np.abs(a["conc"] - b["conc"])[later].max())
 
 
 def test_emax_models_effect_between_e0_and_e0_plus_emax():

@@ -185,6 +185,9 @@ def test_executors_give_identical_results(model, regimen):
     ref = simulate_population(pop, regimen, TIMES, n=30, rng=11)
     chunked = simulate_population(pop, regimen, TIMES, n=30, rng=11, chunk_size=7, n_jobs=1)
     np.testing.assert_array_equal(ref.outputs, chunked.outputs)
+    pytest.importorskip("tqdm")
+    shown = simulate_population(pop, regimen, TIMES, n=30, rng=11, chunk_size=10, progress=True)
+    np.testing.assert_array_equal(ref.outputs, shown.outputs)
     with ThreadPoolExecutor(2) as ex:
         threaded = simulate_population(pop, regimen, TIMES, n=30, rng=11, executor=ex)
     np.testing.assert_array_equal(ref.outputs, threaded.outputs)
