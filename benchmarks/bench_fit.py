@@ -17,9 +17,7 @@ the ratio; nothing is asserted.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 sys.path.insert(0, str(Path(__file__).parent))
-from workloads import ATOL, RTOL, Naive, w1_model, w1_regimen  # noqa: E402
+from workloads import ATOL, RTOL, Naive, median_time, w1_model, w1_regimen  # noqa: E402
 
 from pkpd import simulate  # noqa: E402
 from pkpd.fit import fit  # noqa: E402
@@ -84,15 +82,6 @@ def fit_naive(obs: pd.DataFrame, naive: Naive) -> tuple[np.ndarray, int]:
     out = least_squares(residuals, np.log([START[n] for n in FREE]), method="trf",
                         xtol=1e-8, ftol=1e-8, gtol=1e-8)
     return np.exp(out.x), count[0], float(np.sum(out.fun ** 2))
-
-
-def median_time(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> None:

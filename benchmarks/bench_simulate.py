@@ -7,12 +7,10 @@ has installed the environment). Prints medians and ratios; nothing is asserted.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from workloads import (  # noqa: E402
     W1_TIMES,
     W3_TIMES,
     Naive,
+    median_time,
     w1_model,
     w1_regimen,
     w3_model,
@@ -30,15 +29,6 @@ from workloads import (  # noqa: E402
 
 from pkpd import simulate  # noqa: E402
 from pkpd.simulate import prepare  # noqa: E402
-
-
-def median_time(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def compile_times() -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -14,15 +14,18 @@ Usage: python benchmarks/bench_sobol.py [--threads 2] [--repeat 3] [--n 5000]
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
-from bench_population import TIMES, model_and_regimen, naive_rhs, naive_subject
 
-from pkpd.metrics import nadir, time_below
-from pkpd.sensitivity import sobol
+sys.path.insert(0, str(Path(__file__).parent))
+from workloads import W1_TIMES, Naive, median_time, w1_model, w1_regimen  # noqa: E402
+
+from pkpd.metrics import nadir, time_below  # noqa: E402
+from pkpd.sensitivity import sobol  # noqa: E402
 
 
 def main() -> None:
@@ -32,36 +35,31 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--naive", type=int, default=10)
     a = ap.parse_args()
-    m, reg = model_and_regimen()
+    m, reg = w1_model(), w1_regimen()
     ranges = {p.name: (0.7 * p.value, 1.3 * p.value) for p in m.params}
-    qoi = [time_below("Bc", 10.0), nadir("Bc")]
+    qoi = [time_below("bcells", 10.0), nadir("bcells")]
 
     def run():
         with warnings.catch_warnings():
             # n = 5000 gives exactly 50,000 runs; SALib prefers powers of 2
             warnings.filterwarnings("ignore", message=".*power of 2.*")
-            return sobol(m, reg, TIMES, params=ranges, qoi=qoi, n=a.n, rng=7, n_jobs=a.threads)
+            return sobol(m, reg, W1_TIMES, params=ranges, qoi=qoi, n=a.n, rng=7, n_jobs=a.threads)
 
     t0 = time.perf_counter()
     res = run()
     first = time.perf_counter() - t0
-    times = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        res = run()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    med = median_time(run, a.repeat)
 
-    fn = naive_rhs()
-    names = [p.name for p in m.params]
+    naive = Naive(m)
+    names = list(m.param_names)
     t0 = time.perf_counter()
     for row in res.samples[: a.naive]:
-        naive_subject(fn, dict(zip(names, row, strict=True)))
+        naive.run(reg, W1_TIMES, np.asarray(row, dtype=float))
     naive_each = (time.perf_counter() - t0) / a.naive
     naive_total = naive_each * res.n_runs
     print(f"Sobol of W1: {res.n_runs} runs, {len(names)} parameters, threads={a.threads}")
     print(res.summary())
-    print(f"pkpd sobol(): median {med:.2f} s over {a.repeat} runs (min {min(times):.2f} s; "
+    print(f"pkpd sobol(): median {med:.2f} s over {a.repeat} runs ("
           f"first call {first:.2f} s); {med / res.n_runs * 1e6:.0f} us per run incl. analysis")
     print(f"naive solve_ivp(LSODA)+lambdify: {naive_each * 1e3:.1f} ms per run, measured on "
           f"{a.naive} runs and extrapolated to {res.n_runs}: {naive_total:.0f} s")

@@ -7,6 +7,10 @@ breakpoint, with output on the requested grid.
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable
+
 import numpy as np
 import sympy as sp
 from scipy.integrate import solve_ivp
@@ -15,6 +19,16 @@ from pkpd import Infusion, Model, Output, Param, State
 from pkpd.dosing import as_regimen
 
 RTOL, ATOL = 1e-6, 1e-9
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls of ``fn``, in seconds."""
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
 
 
 def w1_model() -> Model:

@@ -289,6 +289,8 @@ class Regimen:
                                    f"'{model.name}'{closest(target, states)}; states are: "
                                    + ", ".join(states))
             out.append(d if d.target == target else replace(d, target=target))
+        if all(a is b for a, b in zip(out, self.doses, strict=True)):
+            return self  # already resolved: no need to rebuild and re-validate
         return Regimen(tuple(out), allow_overlap=self.allow_overlap)
 
     @property

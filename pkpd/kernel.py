@@ -138,8 +138,6 @@ def _set_covariates(t, p, npar, cov_t, cov_v, cov_kind):
             v = cov_v[0, j]
         elif t >= cov_t[m - 1]:
             v = cov_v[m - 1, j]
-            if kind == COV_NOCB and t == cov_t[m - 1]:
-                v = cov_v[m - 1, j]
         else:
             i = np.searchsorted(cov_t, t, side="right") - 1  # cov_t[i] <= t < cov_t[i+1]
             if kind == COV_LOCF:
@@ -441,6 +439,10 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     fplus = np.zeros(n)
     fminus = np.zeros(n)
     cur_method = DOPRI5 if method != RODAS4 else RODAS4
+    linear_cov = False
+    for j in range(cov_kind.shape[0]):
+        if cov_kind[j] == COV_LINEAR:
+            linear_cov = True
     t = t0
     kout = 0
     # outputs before t0 cannot happen (checked by the caller)
@@ -530,10 +532,6 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
         if ib < cnt and b_time[order[ib]] < t_seg:
             t_seg = b_time[order[ib]]
         # piecewise-constant covariates: evaluate once at the segment middle
-        linear_cov = False
-        for j in range(cov_kind.shape[0]):
-            if cov_kind[j] == COV_LINEAR:
-                linear_cov = True
         if cov_t.shape[0] > 0:
             _set_covariates(0.5 * (t + t_seg), p, npar, cov_t, cov_v, cov_kind)
             if linear_cov:

@@ -194,7 +194,7 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
     empty = np.zeros(0)
     empty_i = np.zeros(0, dtype=np.int64)
 
-    def phi(y0: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def phi(y0: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
         st, tf, Y, O, S, OS, zf, stt = kernel.solve(
             cm.fn, n, cm.n_params, cm.n_outputs, p, 0.0, tout,
             np.array([0.0, 0.0]), np.array([3, typ], dtype=np.int64),
@@ -207,6 +207,15 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
                                   time=float(tf))
         return Y[0], (S[0] if s else np.zeros((n, 0)))
 
+    def phi_jacobian(y: np.ndarray, fy: np.ndarray) -> np.ndarray:
+        J = np.empty((n, n))
+        for j in range(n):
+            h = 1e-6 * max(abs(y[j]), 1.0)
+            yj = y.copy()
+            yj[j] += h
+            J[:, j] = (phi(yj, 0)[0] - fy) / h
+        return J
+
     y = cm.initial_state(p)
     J = None
     for _ in range(max_iter):
@@ -216,12 +225,7 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
         if np.all(np.abs(g) <= tol * np.maximum(1.0, np.abs(fy))) or np.sqrt(np.mean((g / scale) ** 2)) < 1e-3:
             y = fy
             break
-        J = np.empty((n, n))
-        for j in range(n):
-            h = 1e-6 * max(abs(y[j]), 1.0)
-            yj = y.copy()
-            yj[j] += h
-            J[:, j] = (phi(yj, 0)[0] - fy) / h
+        J = phi_jacobian(y, fy)
         try:
             step = np.linalg.solve(J - np.eye(n), -g)
         except np.linalg.LinAlgError:
@@ -234,13 +238,7 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
     if sidx.size == 0:
         return y, np.zeros((n, 0))
     if J is None:
-        J = np.empty((n, n))
-        fy = phi(y, 0)[0]
-        for j in range(n):
-            h = 1e-6 * max(abs(y[j]), 1.0)
-            yj = y.copy()
-            yj[j] += h
-            J[:, j] = (phi(yj, 0)[0] - fy) / h
+        J = phi_jacobian(y, phi(y, 0)[0])
     _, phi_p = phi(y, sidx.size)
     s = np.linalg.solve(np.eye(n) - J, phi_p)
     return y, s
@@ -292,10 +290,7 @@ def prepare(model: Model | CompiledModel, regimen: Any, times: Any, *,
         raise ValueError("times must be sorted in increasing order")
     reg = as_regimen(regimen).check(model)
     d_time, d_type, d_cmt, d_amt, d_dur, ss = _regimen_arrays(model, reg, float(t[-1]))
-    first_dose = min([float(d_time.min())] if d_time.size else [] + [math.inf])
-    t0 = min(0.0, float(t[0]), first_dose if math.isfinite(first_dose) else 0.0)
-    for (ts, *_rest) in ss:
-        t0 = min(t0, ts)
+    t0 = min(0.0, float(t[0]), float(d_time.min(initial=0.0)), *(ts for ts, *_ in ss))
     cov_t, cov_v, cov_kind = _covariate_arrays(model, covariates, interpolation)
     linear = None
     if method in ("auto", "analytic") and cov_t.size == 0:
