@@ -1,19 +1,45 @@
-"""pkpd: pharmacodynamic ODE modelling of immunotherapy in multiple sclerosis."""
+"""pkpd: pharmacodynamic ODE modelling of immunotherapy in multiple sclerosis.
 
-from . import datasets, metrics
-from .compile import CompiledModel, compile_model
-from .data import Dataset, Subject, read_nonmem, write_nonmem
-from .dosing import Bolus, Infusion, Regimen, Reset
-from .errors import DataError, FitError, ModelError, PkpdError, RegimenError, SimulationError
-from .fit import Bootstrap, FitResult, Profile, SubjectFits, bootstrap, fit, profile, run_fit
-from .language import list_models, load_model, parse_model
-from .model import Covariate, Model, Output, Param, State
-from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
-from .population import Population, PopulationSimulation, ResidualError, simulate_population
-from .sensitivity import GlobalSensitivity, LocalSensitivity, fast, local_sensitivity, morris, sobol
-from .simulate import Simulation, simulate
+Names are loaded on first use (PEP 562), so ``import pkpd`` is quick and a
+script that only simulates never imports lmfit, SALib or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # models and the model language
+    "Model": "model", "Param": "model", "State": "model", "Output": "model",
+    "Covariate": "model",
+    "parse_model": "language", "load_model": "language", "list_models": "language",
+    "CompiledModel": "compile", "compile_model": "compile",
+    # dosing and data
+    "Bolus": "dosing", "Infusion": "dosing", "Regimen": "dosing", "Reset": "dosing",
+    "parse_regimen": "notation", "format_regimen": "notation", "model_regimens": "notation",
+    "regimen_from_model": "notation",
+    "Dataset": "data", "Subject": "data", "read_nonmem": "data", "write_nonmem": "data",
+    # errors
+    "PkpdError": "errors", "ModelError": "errors", "RegimenError": "errors",
+    "DataError": "errors", "SimulationError": "errors", "FitError": "errors",
+    # simulation
+    "Simulation": "simulate", "simulate": "simulate",
+    # fitting
+    "fit": "fit", "fit_each": "fit", "FitResult": "fit", "SubjectFits": "fit",
+    "profile": "fit", "Profile": "fit", "bootstrap": "fit", "Bootstrap": "fit",
+    "run_fit": "fit",
+    # populations and sensitivity
+    "Population": "population", "PopulationSimulation": "population",
+    "ResidualError": "population", "simulate_population": "population",
+    "local_sensitivity": "sensitivity", "LocalSensitivity": "sensitivity",
+    "sobol": "sensitivity", "morris": "sensitivity", "fast": "sensitivity",
+    "GlobalSensitivity": "sensitivity",
+}
+_SUBMODULES = ("datasets", "metrics")
 
 __all__ = [
     "Bolus",
@@ -49,6 +75,7 @@ __all__ = [
     "datasets",
     "fast",
     "fit",
+    "fit_each",
     "format_regimen",
     "list_models",
     "load_model",
@@ -67,3 +94,63 @@ __all__ = [
     "sobol",
     "write_nonmem",
 ]
+assert set(__all__) == set(_EXPORTS) | set(_SUBMODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'pkpd' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import datasets, metrics
+    from .compile import CompiledModel, compile_model
+    from .data import Dataset, Subject, read_nonmem, write_nonmem
+    from .dosing import Bolus, Infusion, Regimen, Reset
+    from .errors import (
+        DataError,
+        FitError,
+        ModelError,
+        PkpdError,
+        RegimenError,
+        SimulationError,
+    )
+    from .fit import (
+        Bootstrap,
+        FitResult,
+        Profile,
+        SubjectFits,
+        bootstrap,
+        fit,
+        fit_each,
+        profile,
+        run_fit,
+    )
+    from .language import list_models, load_model, parse_model
+    from .model import Covariate, Model, Output, Param, State
+    from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
+    from .population import (
+        Population,
+        PopulationSimulation,
+        ResidualError,
+        simulate_population,
+    )
+    from .sensitivity import (
+        GlobalSensitivity,
+        LocalSensitivity,
+        fast,
+        local_sensitivity,
+        morris,
+        sobol,
+    )
+    from .simulate import Simulation, simulate

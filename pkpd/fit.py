@@ -98,7 +98,7 @@ from .simulate import Prepared, prepare
 if TYPE_CHECKING:  # pragma: no cover
     from .compile import CompiledModel
 
-__all__ = ["fit", "FitResult", "SubjectFits", "profile", "Profile", "bootstrap", "Bootstrap",
+__all__ = ["fit", "fit_each", "FitResult", "SubjectFits", "profile", "Profile", "bootstrap", "Bootstrap",
            "run_fit", "ERROR_MODELS"]
 
 SCHEMA_VERSION = 1
@@ -953,7 +953,7 @@ def _num(x: float) -> float | None:
 
 @dataclass(frozen=True, eq=False)
 class SubjectFits:
-    """One :class:`FitResult` per subject (``fit(..., per_subject=True)``)."""
+    """One :class:`FitResult` per subject, from :func:`fit_each`."""
 
     fits: tuple[FitResult, ...]
     ids: tuple[Any, ...]
@@ -1023,7 +1023,7 @@ class SubjectFits:
 # --------------------------------------------------------------------------- fitting
 def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: Any = None,
         log_params: Any = (), outputs: Any = None, censoring: Any = None,
-        regimen: Any = None, per_subject: bool = False,
+        regimen: Any = None,
         jacobian: str = "sensitivity", method: str = "least_squares",
         max_nfev: int | None = None, rtol: float = 1e-8, atol: float = 1e-10,
         tol: float = 1e-10, solver: str = "auto", covariance: bool = True) -> Any:
@@ -1037,7 +1037,7 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
         (read with :func:`~pkpd.data.read_nonmem`), or a long frame of
         observations (``time``, ``dv``, optional ``output``, ``cens``,
         ``lloq``, ``id``) together with ``regimen=``. All subjects share the
-        parameters (a pooled fit) unless ``per_subject=True``.
+        parameters (a pooled fit); :func:`fit_each` fits each subject alone.
     vary : sequence of str or mapping, optional
         Free parameters: names, or ``{name: init}``, ``{name: (init, lower,
         upper)}`` or ``{name: {"init": .., "lower": .., "upper": ..}}``
@@ -1060,8 +1060,6 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
         Per output: "m3" (default where there are censored rows) or "drop".
     regimen : Regimen, optional
         Doses for a long table of observations (or a mapping ID -> Regimen).
-    per_subject : bool
-        Fit each subject separately and return :class:`SubjectFits`.
     jacobian : {"sensitivity", "fd"}
         Forward sensitivities of the compiled model, or finite differences.
     method : str
@@ -1080,7 +1078,7 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
 
     Returns
     -------
-    FitResult or SubjectFits
+    FitResult
         A failed fit is returned with ``success=False`` and a message; call
         :meth:`FitResult.raise_for_status` to turn that into an error.
 
@@ -1093,24 +1091,94 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
     FitError
         Unknown or doubly given parameters, bad bounds or options.
     """
-    if jacobian not in ("sensitivity", "fd"):
-        raise FitError(f"jacobian must be 'sensitivity' or 'fd'; got {jacobian!r}")
     dataset = _as_dataset(model, data, regimen)
-    opts = {"vary": vary, "fixed": fixed, "error": error, "log_params": log_params,
-            "outputs": outputs, "censoring": censoring, "jacobian": jacobian, "method": method,
-            "max_nfev": max_nfev, "rtol": rtol, "atol": atol, "tol": tol, "solver": solver,
-            "covariance": covariance}
-    if per_subject:
-        fits = []
-        for s in dataset:
-            one = Dataset((s,), dataset.outputs, dataset.covariate_names)
-            if s.observations.empty:
-                continue
-            fits.append(_fit_dataset(model, one, opts))
-        if not fits:
-            raise DataError("no subject has observations to fit")
-        return SubjectFits(tuple(fits), tuple(r.data.subjects[0].id for r in fits))
+    opts = _options(vary=vary, fixed=fixed, error=error, log_params=log_params, outputs=outputs,
+                    censoring=censoring, jacobian=jacobian, method=method, max_nfev=max_nfev,
+                    rtol=rtol, atol=atol, tol=tol, solver=solver, covariance=covariance)
     return _fit_dataset(model, dataset, opts)
+
+
+def _options(**opts: Any) -> dict[str, Any]:
+    if opts["jacobian"] not in ("sensitivity", "fd"):
+        raise FitError(f"jacobian must be 'sensitivity' or 'fd'; got {opts['jacobian']!r}")
+    return opts
+
+
+def fit_each(model: Model, data: Any, *, n_jobs: int = 1, progress: bool | None = None,
+             regimen: Any = None, **kwargs: Any) -> SubjectFits:
+    """Fit each subject of a dataset separately (one :func:`fit` per subject).
+
+    Parameters
+    ----------
+    model : Model
+    data : Dataset, DataFrame or path
+        As for :func:`fit`; subjects without observations are skipped.
+    n_jobs : int
+        Worker processes (1: in this process, -1: one per core). Results do
+        not depend on it.
+    progress : bool, optional
+        Progress bar (tqdm); default on for 50 subjects or more.
+    regimen : Regimen, optional
+        As for :func:`fit`.
+    **kwargs
+        Every other option of :func:`fit` (``vary``, ``fixed``, ``error``,
+        ``log_params``, ...), applied to each subject.
+
+    Returns
+    -------
+    SubjectFits
+        One :class:`FitResult` per subject, in dataset order; a subject whose
+        fit failed has ``success=False`` (see :meth:`SubjectFits.raise_for_status`).
+
+    Examples
+    --------
+    >>> from pkpd import datasets, load_model
+    >>> fits = fit_each(load_model("pk_1cmt_oral"), datasets.load("theoph"),
+    ...                 vary=["ka", "CL", "V"], fixed={"Fbio": 1, "tlag": 0})
+    >>> fits.to_frame()[["ID", "CL"]].head(2)  # doctest: +SKIP
+    """
+    import inspect
+
+    allowed = set(inspect.signature(fit).parameters) - {"model", "data", "regimen"}
+    for k in kwargs:
+        if k not in allowed:
+            raise FitError(f"fit_each got an unknown option '{k}'{_closest(k, sorted(allowed))}")
+    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()
+                if k in allowed}
+    opts = _options(**(defaults | kwargs))
+    dataset = _as_dataset(model, data, regimen)
+    subjects = [Dataset((s,), dataset.outputs, dataset.covariate_names)
+                for s in dataset if not s.observations.empty]
+    if not subjects:
+        raise DataError("no subject has observations to fit")
+    from .population import _progress_bar
+
+    bar = _progress_bar(progress if progress is not None else len(subjects) >= 50, len(subjects))
+    if n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be -1 (all cores) or a positive integer, got {n_jobs}")
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    fits: list[FitResult] = []
+    try:
+        if workers == 1 or len(subjects) == 1:
+            for one in subjects:
+                fits.append(_fit_dataset(model, one, opts))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")  # fork is unsafe once numba has threads
+            with ProcessPoolExecutor(min(workers, len(subjects)), mp_context=ctx) as pool:
+                for r in pool.map(_fit_dataset, [model] * len(subjects), subjects,
+                                  [opts] * len(subjects)):
+                    fits.append(r)
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return SubjectFits(tuple(fits), tuple(r.data.subjects[0].id for r in fits))
 
 
 def _build(model: Model, dataset: Dataset, opts: Mapping[str, Any]) -> _Problem:
@@ -1536,7 +1604,7 @@ def bootstrap(result: FitResult, n: int = 200, *, kind: str = "case",
     opts = dict(result.options)
     opts["vary"] = opts.get("vary")
     base_model = _unestimated(result)
-    jobs = os.cpu_count() or 1 if n_jobs is None else max(int(n_jobs), 1)
+    jobs = (os.cpu_count() or 1) if n_jobs is None or n_jobs == -1 else max(int(n_jobs), 1)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = None
@@ -1657,6 +1725,8 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
     Returns
     -------
     FitResult or SubjectFits
+        :class:`SubjectFits` when the options say ``per_subject = true``
+        (then :func:`fit_each` runs).
     """
     from . import datasets
     from .language import load_model
@@ -1703,9 +1773,10 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
     fixed = dict(spec.get("fixed", {}))
     opts = dict(spec.get("options", {}))
     per_subject = bool(opts.pop("per_subject", False))
-    result = fit(model, dataset, vary=vary or None, fixed=fixed or None,
-                 error=spec.get("error"), log_params=log_params,
-                 censoring=spec.get("censoring"), per_subject=per_subject, **opts)
+    runner = fit_each if per_subject else fit
+    result = runner(model, dataset, vary=vary or None, fixed=fixed or None,
+                    error=spec.get("error"), log_params=log_params,
+                    censoring=spec.get("censoring"), **opts)
     if write:
         out = Path(output_dir) if output_dir is not None else path.parent
         out.mkdir(parents=True, exist_ok=True)

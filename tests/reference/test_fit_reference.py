@@ -17,7 +17,7 @@ import pytest
 from scipy.optimize import least_squares
 
 from pkpd import datasets, read_nonmem
-from pkpd.fit import fit
+from pkpd.fit import fit, fit_each
 from pkpd.language import load_model
 
 
@@ -44,8 +44,8 @@ def theoph():
 
 def test_theophylline_per_subject_fits_match_closed_form_least_squares(theoph):
     model, frame, ds = theoph
-    fits = fit(model, ds, vary={"ka": 1.5, "CL": 2.8, "V": 32.0}, fixed={"Fbio": 1, "tlag": 0},
-               error="additive", log_params="all", per_subject=True)
+    fits = fit_each(model, ds, vary={"ka": 1.5, "CL": 2.8, "V": 32.0},
+                    fixed={"Fbio": 1, "tlag": 0}, error="additive", log_params="all")
     fits.raise_for_status()
     assert len(fits) == 12
     for s in ds:

@@ -18,6 +18,7 @@ from pkpd.fit import (
     _build,
     bootstrap,
     fit,
+    fit_each,
     profile,
     run_fit,
 )
@@ -228,12 +229,19 @@ def test_long_frame_with_regimen_equals_dataset(oral):
 def test_nonmem_frame_and_per_subject(oral):
     theoph = datasets.load("theoph")
     sub = theoph[theoph.ID.isin([1, 2, 3])]
-    fits = fit(oral, sub, vary=["ka", "CL", "V"], fixed=FIXED, per_subject=True)
+    fits = fit_each(oral, sub, vary=["ka", "CL", "V"], fixed=FIXED)
     assert isinstance(fits, SubjectFits) and len(fits) == 3 and fits.success
     frame = fits.to_frame()
     assert list(frame["ID"]) == [1, 2, 3] and {"ka", "se_ka", "ofv"} <= set(frame.columns)
     assert isinstance(fits[2], FitResult) and fits[2].n_obs == 10
     assert "SubjectFits" in repr(fits) and "\n" not in repr(fits)
+    # the same fits from worker processes, and each equals a fit of that subject alone
+    par = fit_each(oral, sub, vary=["ka", "CL", "V"], fixed=FIXED, n_jobs=2)
+    alone = fit(oral, sub[sub.ID == 2], vary=["ka", "CL", "V"], fixed=FIXED)
+    for k in alone.params:
+        assert par[2].params[k] == fits[2].params[k] == pytest.approx(alone.params[k], rel=1e-12)
+    with pytest.raises(FitError, match="unknown option 'vari'.*vary"):
+        fit_each(oral, sub, vari=["ka"])
 
 
 # --------------------------------------------------------------------------- errors
