@@ -569,6 +569,22 @@ def _setup(model: Any, regimen: Any, times: Any, params: Mapping[str, Any], qoi:
     raise TypeError(f"model must be a Model or a function f(X) -> Y, got {type(model).__name__}")
 
 
+def _checked(runner: _Runner, names: Sequence[str], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Refuse non-finite quantities of interest (SALib would turn them into silent zeros)."""
+    y = np.asarray(y, dtype=float).reshape(x.shape[0], -1)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        j = int(np.argmax(bad.any(axis=0)))
+        i = int(np.argmax(bad[:, j]))
+        at = ", ".join(f"{nm}={v:.4g}" for nm, v in zip(names, x[i], strict=False))
+        raise ValueError(
+            f"the quantity of interest '{runner.qoi_names[j]}' is not finite for "
+            f"{int(bad[:, j].sum())} of {len(y)} samples (first at {at}); e.g. a time to "
+            "recovery that does not happen within the simulated times. Extend the times, "
+            "narrow the parameter ranges or choose an endpoint defined for every sample")
+    return y
+
+
 def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
@@ -662,7 +678,7 @@ def sobol(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     u = sa_sample.sample(problem, n, calc_second_order=second_order, seed=_seed(gen))
     block = 2 * k + 2 if second_order else k + 2
     x = space.values(u)
-    y = runner.fn(x, np.arange(x.shape[0]) // block)
+    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0]) // block))
     keys = ("S1", "S1_conf", "ST", "ST_conf")
     per, s2_rows = [], []
     for j, q in enumerate(runner.qoi_names):
@@ -721,7 +737,7 @@ def morris(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     k = len(space.names)
     u = sa_sample.sample(problem, n, num_levels=num_levels, seed=_seed(gen))
     x = space.values(u)
-    y = runner.fn(x, np.arange(x.shape[0]) // (k + 1))
+    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0]) // (k + 1)))
     keys = ("mu", "mu_star", "sigma", "mu_star_conf")
     per = [sa_analyze.analyze(problem, u, y[:, j], num_resamples=num_resamples,
                               conf_level=confidence, num_levels=num_levels, seed=_seed(gen))
@@ -771,7 +787,7 @@ def fast(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     problem = _problem(space)
     u = sa_sample.sample(problem, n, M=M, seed=_seed(gen))
     x = space.values(u)
-    y = runner.fn(x, np.arange(x.shape[0]))
+    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0])))
     keys = ("S1", "S1_conf", "ST", "ST_conf")
     per = []
     for j in range(y.shape[1]):

@@ -131,6 +131,15 @@ def test_sobol_reproduces_ishigami():
     assert s2.set_index(["param_i", "param_j"]).loc[("x1", "x3"), "S2"] == pytest.approx(0.244, abs=0.08)
 
 
+@pytest.mark.parametrize("method", [sobol, morris, fast])
+def test_non_finite_quantity_of_interest_is_refused(method):
+    def f(x):
+        return np.where(x[:, 0] > 3.0, np.nan, x[:, 0])
+    # an undefined QoI (e.g. no recovery within the grid) used to reach SALib and give zeros
+    with pytest.raises(ValueError, match=r"'y' is not finite for \d+ of \d+ samples \(first at x1="):
+        method(f, params=ISHIGAMI, n=256 if method is not fast else 400, rng=0)
+
+
 def test_fast_and_morris_on_ishigami():
     df = fast(_ishigami, params=ISHIGAMI, n=2000, rng=0).to_frame()
     np.testing.assert_allclose(df["S1"], [0.314, 0.442, 0.0], atol=0.03)
