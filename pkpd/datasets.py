@@ -1,5 +1,9 @@
 """Example datasets shipped with pkpd, in the NONMEM convention.
 
+Two are plain dose-response tables instead, for :func:`pkpd.curves.fit_curve`:
+``ryegrass`` (root length vs concentration) and ``puromycin`` (reaction rate
+vs substrate concentration).
+
 The files live in ``pkpd/data/``; their provenance (source, licence and every
 conversion made) is in ``pkpd/data/README.md`` and is returned by
 :func:`describe`. Read a frame into subjects and regimens with
@@ -52,7 +56,8 @@ def _check(name: str) -> str:
 
 
 def load(name: str) -> pd.DataFrame:
-    """A shipped dataset as a NONMEM-convention frame.
+    """A shipped dataset as a NONMEM-convention frame (a plain table for
+    ``ryegrass`` and ``puromycin``).
 
     Parameters
     ----------

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pkpd import Bolus, simulate
+from pkpd import Bolus, Infusion, Regimen
 from pkpd.language import load_model
 from pkpd.notation import model_regimens
+from pkpd.simulate import simulate
 
 
 def _at(sim, t: float, name: str) -> float:
@@ -76,20 +77,36 @@ def fingolimod():
 
 
 def test_fingolimod_lymphocytes_24_to_30_percent_within_2_weeks(fingolimod):
-    # Francis et al. Mult Scler 2014: 0.5 mg/d gives 24-30% of baseline within 2 weeks,
-    # and stays there (checked at day 14 and just before the last dose on day 89)
+    # Francis et al. Mult Scler 2014 (V-src abstract): 0.5 mg/d gives a steady state of
+    # 24-30% of baseline within 2 weeks, stable on therapy; checked at day 14 and just before
+    # the last dose on day 89. IC50 and n were calibrated to these targets (model file), so
+    # this checks that the calibration holds, with the published range as the tolerance.
     _, sim = fingolimod
     assert 0.24 <= _at(sim, 14, "lymphocytes") <= 0.30
     assert 0.24 <= _at(sim, 89, "lymphocytes") <= 0.30
+    assert _at(sim, 7, "lymphocytes") > _at(sim, 14, "lymphocytes")  # still falling in week 1
 
 
 def test_fingolimod_recovery_80_percent_3_months_after_stop(fingolimod):
-    # Francis et al. 2014: 80% of baseline by 3 months after stopping. Last dose on
-    # day 89; "3 months" read as 90 days; +-5 percentage points for reading a
-    # pooled summary figure.
+    # Francis et al. 2014: after stopping, 80% of baseline by 3 months. Last dose on day 89;
+    # "3 months" read as 90 days (day 179); +-5 percentage points for reading a pooled
+    # summary. Also a calibration target. Recovery is monotone once the drug washes out
+    # (t1/2 8 d).
     _, sim = fingolimod
     assert abs(_at(sim, 179, "lymphocytes") - 0.80) <= 0.05
-    assert _at(sim, 120, "lymphocytes") < _at(sim, 179, "lymphocytes")
+    after = sim["lymphocytes"][sim.times >= 92]
+    assert np.all(np.diff(after) > 0)
+
+
+def test_fingolimod_base_sets_the_unit_of_the_counts():
+    # The IDR is linear in BASE: BASE = 1.7 (10^9/L, as in the simulated dataset) scales the
+    # count by 1.7 and leaves the fraction of baseline unchanged.
+    m = load_model("fingolimod_lymphocytes")
+    t = np.array([0.0, 0.25, 14.0, 120.0])
+    one = simulate(m, model_regimens(m)["default"], t)
+    scaled = simulate(m, model_regimens(m)["default"], t, params={"BASE": 1.7})
+    np.testing.assert_allclose(scaled["lymphocytes"], 1.7 * one["lymphocytes"], rtol=1e-6)
+    np.testing.assert_allclose(scaled["fraction"], one["lymphocytes"], rtol=1e-6)
 
 
 def test_fingolimod_pk_matches_kovarik_day7():
@@ -112,12 +129,22 @@ def test_fingolimod_mass_balance_and_nonnegative(fingolimod):
 
 
 # ----------------------------------------------------------------- natalizumab
+# Published numbers (ms-models 8c, PMID 30939392, real-world cohort at nadir, V-src):
+# SID (every 4 weeks) vs EID mean trough 35.7 vs 18.2 ug/mL, occupancy 87.4 vs 78.2%.
+# Product information 5.2 (read for the model file, V-src): median linear CL 6.08 mL/h,
+# Vss 5.96 L, half-life 28.2 d, Cmax 110 +- 52 ug/mL, q4w mean troughs 23-29 ug/mL,
+# q6w troughs about 60-70% lower. Only EC50 is calibrated (to the SID occupancy).
 def _steady_trough(model, regimen):
     d = next(iter(regimen))
     end = d.time + d.interval * d.count
     t = np.linspace(0, end - 1e-6, 2001)
     sim = simulate(model, regimen, t)
     return sim["conc"][-1], sim["saturation"][-1], sim
+
+
+def _every(weeks: int, count: int) -> Regimen:
+    return Regimen((Infusion(0.0, 300.0, "central", duration=1 / 24, interval=7.0 * weeks,
+                             count=count),))
 
 
 @pytest.fixture(scope="module")
@@ -128,33 +155,59 @@ def natalizumab():
 
 
 def test_natalizumab_sid_trough_and_saturation_above_eid(natalizumab):
-    # Published ordering (35.7 vs 18.2 ug/mL; 87.4 vs 78.2%): standard interval dosing
-    # keeps higher troughs and alpha4 saturation than extended interval dosing.
+    # Published ordering: standard interval dosing keeps higher troughs and saturation
     _, (c_sid, s_sid, sim_sid), (c_eid, s_eid, sim_eid) = natalizumab
     assert c_sid > c_eid
     assert s_sid > s_eid
     assert _nonnegative(sim_sid) and _nonnegative(sim_eid)
 
 
-def test_natalizumab_troughs_are_those_documented_in_the_model_file(natalizumab):
-    # The template does NOT reproduce the published troughs (see the caveat header of
-    # models/natalizumab.pkpd); this keeps the numbers quoted there honest.
-    _, (c_sid, s_sid, _), (c_eid, s_eid, _) = natalizumab
-    assert c_sid == pytest.approx(3.8, rel=0.05)
-    assert c_eid < 0.01
-    assert s_sid == pytest.approx(88, abs=1)
-    assert s_eid == pytest.approx(18, abs=1)
+def test_natalizumab_sid_trough_reproduces_the_real_world_mean(natalizumab):
+    # 35.7 ug/mL (PMID 30939392); not calibrated: CL and Vss are the product information's
+    # medians, the rest BIIB107 template values. 15%: the trials' own mean q4w troughs vary
+    # by +-12% between visits (23-29 ug/mL), so a typical-value model is held to about that.
+    # (The trials' 23-29 are themselves 20-35% below the real-world mean; the model, at 36.6,
+    # does not reproduce them -- said in the model file.)
+    _, (c_sid, _, _), _ = natalizumab
+    assert c_sid == pytest.approx(35.7, rel=0.15)
 
 
-def test_natalizumab_linear_half_life_is_11_days():
-    # Label: t1/2 11 +- 4 d, CL 16 mL/h; Vc and Vp were scaled to it, so the slope of
-    # the linear part (Vmax = 0) must give 11 d to within 2%.
-    m = load_model("natalizumab")
-    assert m.param_values["CL"] == pytest.approx(16e-3 * 24)
+def test_natalizumab_eid_occupancy_is_predicted_from_the_sid_calibration(natalizumab):
+    # EC50 was calibrated so that the SID trough occupancy is 87.4%; the EID occupancy
+    # (78.2%, PMID 30939392) is then a prediction. +-3 points is a third of the published
+    # SID-EID difference (9.2 points), so the test separates the two regimens.
+    _, (_, s_sid, _), (_, s_eid, _) = natalizumab
+    assert s_sid == pytest.approx(87.4, abs=0.1)  # the calibration holds
+    assert s_eid == pytest.approx(78.2, abs=3.0)
+
+
+def test_natalizumab_eid_trough_relative_to_sid(natalizumab):
+    # Product information: q6w troughs about 60-70% lower than q4w ("about": +-5 points).
+    # The real-world EID mean 18.2 ug/mL (interval of that cohort not in its abstract; EID
+    # in practice is every 5-8 weeks) lies between this model's q5w and q6w troughs; the
+    # exact q6w value (14.5) is 20% below it, as the model file says. Every EID trough stays
+    # above the 2 ug/mL target of model-informed extended dosing (ms-models 8c).
+    m, (c_sid, _, _), (c_eid, _, _) = natalizumab
+    assert 0.25 <= c_eid / c_sid <= 0.45
+    c_q5w, _, _ = _steady_trough(m, _every(5, 11))
+    assert c_eid < 18.2 < c_q5w
+    assert c_eid > 2.0
+
+
+def test_natalizumab_cmax_and_half_life_match_the_product_information(natalizumab):
+    # Cmax after repeated 300 mg: 110 +- 52 ug/mL (within one SD). Half-life median 28.2 d:
+    # ln2*Vss/CL from the published medians gives it to 1%; the simulated slope of the
+    # linear part (Vmax = 0) also depends on the template split of Vss and on Q, hence 10%.
+    m, (_, _, sim_sid), _ = natalizumab
+    last = sim_sid.times >= sim_sid.times[-1] - 28
+    assert abs(sim_sid["conc"][last].max() - 110) <= 52
+    p = m.param_values
+    assert np.log(2) * (p["Vc"] + p["Vp"]) / p["CL"] == pytest.approx(28.2, rel=0.01)
+    assert p["CL"] == pytest.approx(6.08e-3 * 24, rel=0.01)
     t = np.array([60.0, 90.0])
     sim = simulate(m, Bolus(0, 300, "central"), t, params={"Vmax": 0.0})
     half_life = np.log(2) * 30 / np.log(sim["conc"][0] / sim["conc"][1])
-    assert half_life == pytest.approx(11, rel=0.02)
+    assert half_life == pytest.approx(28.2, rel=0.10)
 
 
 def test_natalizumab_saturation_above_80_percent_24_h_after_dose():
