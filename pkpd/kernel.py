@@ -29,10 +29,9 @@ buffer once.
 
 Speed notes (measured, numba 0.68): every call of a helper that takes arrays,
 inlined or not, costs reference counting on each array argument, which in the
-step loop cost more than the model itself. The step loop therefore calls the
-model directly (:func:`_mcall`) in the common case without sensitivities and
-without linearly interpolated covariates (``fast``), and the general helpers
-only otherwise.
+step loop cost more than the model itself. Helpers called per stage therefore
+take raw data pointers (:func:`_ptr`, :func:`_rhs_sens`), and the model is
+called through its address (:func:`_mcall`, :func:`_mcallp`).
 
 Methods: Dormand-Prince 5(4) with Hairer's 4th-order dense output (non-stiff);
 Rodas4 (Hairer & Wanner 1996, a stiffly accurate Rosenbrock method of order
@@ -157,6 +156,62 @@ def _mcall(typingctx, addr, which, t, y, p, out):
     return sig, codegen
 
 
+@intrinsic
+def _ptr(typingctx, arr):
+    """Data pointer of a C-contiguous array (no reference taken: use while ``arr`` is alive)."""
+    if not isinstance(arr, types.Array) or arr.layout != "C":
+        raise TypeError(f"_ptr needs a C-contiguous array, got {arr}")
+    sig = types.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+
+    return sig, codegen
+
+
+@intrinsic
+def _mcallp(typingctx, addr, which, t, y, p, out):
+    """:func:`_mcall` with data pointers instead of arrays."""
+    sig = types.void(addr, which, t, y, p, out)
+
+    def codegen(context, builder, signature, args):
+        a, w, tt, ya, pa, oa = args
+        dbl = ir.DoubleType()
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64), dbl, dbl.as_pointer(),
+                                                dbl.as_pointer(), dbl.as_pointer()])
+        a = context.cast(builder, a, signature.args[0], types.int64)
+        w = context.cast(builder, w, signature.args[1], types.int64)
+        tt = context.cast(builder, tt, signature.args[2], types.float64)
+        builder.call(builder.inttoptr(a, fnty.as_pointer()), [w, tt, ya, pa, oa])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _rhs_sens(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, ldr, jbuf, pbuf, out):
+    """Augmented right-hand side on data pointers: ``[f + rate, J S + df/dp + rate_s]``.
+
+    ``rate_s`` is row-major with leading dimension ``ldr``. Pointer arguments
+    keep the call free of reference counting.
+    """
+    _mcallp(fn, 0, t, z, p, out)
+    for i in range(n):
+        out[i] += rate[i]
+    if ns == 0:
+        return
+    _mcallp(fn, 1, t, z, p, jbuf)
+    _mcallp(fn, 2, t, z, p, pbuf)
+    for k in range(ns):
+        pk = sidx[k]
+        base = n * (k + 1)
+        for i in range(n):
+            acc = pbuf[i * npar + pk] + rate_s[i * ldr + k]
+            for j in range(n):
+                acc += jbuf[i * n + j] * z[base + j]
+            out[base + i] = acc
+
+
 @njit(cache=True)
 def _set_covariates(t, p, npar, cov_t, cov_v, cov_kind):
     """Write covariate values at time t into p[npar:] (right-continuous LOCF)."""
@@ -181,41 +236,6 @@ def _set_covariates(t, p, npar, cov_t, cov_v, cov_kind):
                 w = (t - cov_t[i]) / (cov_t[i + 1] - cov_t[i])
                 v = (1.0 - w) * cov_v[i, j] + w * cov_v[i + 1, j]
         p[npar + j] = v
-
-
-@njit(cache=True)
-def _rhs_aug(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out):
-    """Augmented right-hand side [f + rate, J S + df/dp + rate_s]."""
-    for i in range(n):
-        ybuf[i] = z[i]
-    _mcall(fn, 0, t, ybuf, p, out)
-    for i in range(n):
-        out[i] += rate[i]
-    if ns == 0:
-        return
-    _mcall(fn, 1, t, ybuf, p, jbuf)
-    _mcall(fn, 2, t, ybuf, p, pbuf)
-    for k in range(ns):
-        pk = sidx[k]
-        base = n * (k + 1)
-        for i in range(n):
-            acc = pbuf[i * npar + pk] + rate_s[i, k]
-            for j in range(n):
-                acc += jbuf[i * n + j] * z[n * (k + 1) + j]
-            out[base + i] = acc
-
-
-@njit(cache=True, inline="always")
-def _f(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out, lin, cov_t, cov_v,
-       cov_kind):
-    if lin:
-        _set_covariates(t, p, npar, cov_t, cov_v, cov_kind)
-    if ns == 0:
-        _mcall(fn, 0, t, z, p, out)
-        for i in range(n):
-            out[i] += rate[i]
-    else:
-        _rhs_aug(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, out)
 
 
 @njit(cache=True)
@@ -293,7 +313,9 @@ def _emit(fn, t, z, p, n, nout, ns, npar, sidx, k, Y, O, S, OS, gy, gp, ybuf, ob
 @njit(cache=True)
 def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf,
                   f0, f1, ztmp, m, rtol, atol, hspan):
-    _rhs_aug(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, f0)
+    ldr = rate_s.shape[1]
+    _rhs_sens(fn, t, _ptr(z), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate), _ptr(rate_s), ldr,
+              _ptr(jbuf), _ptr(pbuf), _ptr(f0))
     d0 = 0.0
     d1 = 0.0
     for i in range(m):
@@ -309,7 +331,8 @@ def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf
     h0 = min(h0, hspan)
     for i in range(m):
         ztmp[i] = z[i] + h0 * f0[i]
-    _rhs_aug(fn, t + h0, ztmp, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf, f1)
+    _rhs_sens(fn, t + h0, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate), _ptr(rate_s),
+              ldr, _ptr(jbuf), _ptr(pbuf), _ptr(f1))
     d2 = 0.0
     for i in range(m):
         sc = atol + rtol * abs(z[i])
@@ -320,14 +343,6 @@ def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf
     else:
         h1 = (0.01 / max(d1, d2)) ** 0.2
     return min(100.0 * h0, h1, hspan)
-
-
-@njit(cache=True, inline="always")
-def _finite(v, m):
-    for i in range(m):
-        if not np.isfinite(v[i]):
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -341,6 +356,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     status, t_fail, Y (nt, n), O (nt, nout), S (nt, n, ns), OS (nt, nout, ns),
     z_fail (n), stats [nfev, njev, naccept, nreject, switched_to_stiff]
     """
+    sidx = np.ascontiguousarray(sidx)
     ns = sidx.shape[0]
     m = n * (1 + ns)
     nt = tout.shape[0]
@@ -466,9 +482,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     for j in range(cov_kind.shape[0]):
         if cov_kind[j] == COV_LINEAR:
             linear_cov = True
-    # the common case: no sensitivities and no linearly interpolated covariate
-    # (no helper calls with array arguments in the step loop: each costs reference counting)
-    fast = ns == 0 and not linear_cov
+    ldr = rate_s.shape[1]
     t = t0
     kout = 0
     # outputs before t0 cannot happen (checked by the caller)
@@ -588,65 +602,47 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 for i in range(m):
                     k1[i] = f0[i]
                     ztmp[i] = z[i] + h * _A21 * k1[i]
-                if fast:
-                    _mcall(fn, 0, t + _C2 * h, ztmp, p, k2)
-                    for i in range(n):
-                        k2[i] += rate[i]
-                else:
-                    _f(fn, t + _C2 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k2, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + _C2 * h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + _C2 * h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k2))
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A31 * k1[i] + _A32 * k2[i])
-                if fast:
-                    _mcall(fn, 0, t + _C3 * h, ztmp, p, k3)
-                    for i in range(n):
-                        k3[i] += rate[i]
-                else:
-                    _f(fn, t + _C3 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k3, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + _C3 * h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + _C3 * h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k3))
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i])
-                if fast:
-                    _mcall(fn, 0, t + _C4 * h, ztmp, p, k4)
-                    for i in range(n):
-                        k4[i] += rate[i]
-                else:
-                    _f(fn, t + _C4 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k4, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + _C4 * h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + _C4 * h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k4))
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i])
-                if fast:
-                    _mcall(fn, 0, t + _C5 * h, ztmp, p, k5)
-                    for i in range(n):
-                        k5[i] += rate[i]
-                else:
-                    _f(fn, t + _C5 * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k5, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + _C5 * h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + _C5 * h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k5))
                 for i in range(m):
                     ztmp[i] = z[i] + h * (_A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i]
                                           + _A64 * k4[i] + _A65 * k5[i])
-                if fast:
-                    _mcall(fn, 0, t + h, ztmp, p, k6)
-                    for i in range(n):
-                        k6[i] += rate[i]
-                else:
-                    _f(fn, t + h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k6, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k6))
                 for i in range(m):
                     znew[i] = z[i] + h * (_A71 * k1[i] + _A73 * k3[i] + _A74 * k4[i]
                                           + _A75 * k5[i] + _A76 * k6[i])
-                if fast:
-                    _mcall(fn, 0, t + h, znew, p, k7)
-                    for i in range(n):
-                        k7[i] += rate[i]
-                else:
-                    _f(fn, t + h, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                       k7, linear_cov, cov_t, cov_v, cov_kind)
+                if linear_cov:
+                    _set_covariates(t + h, p, npar, cov_t, cov_v, cov_kind)
+                _rhs_sens(fn, t + h, _ptr(znew), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                          _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k7))
                 stats[0] += 6
                 for i in range(m):
                     err[i] = h * (_E1 * k1[i] + _E3 * k3[i] + _E4 * k4[i] + _E5 * k5[i]
                                   + _E6 * k6[i] + _E7 * k7[i])
-                # error norm (inline: see `fast`); a non-finite znew rejects the step
+                # error norm (inline, see the module notes); a non-finite znew rejects the step
                 acc = 0.0
                 nonfin = 0.0
                 for i in range(m):
@@ -734,8 +730,10 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                                     Lk[q, i, j] = acc
                     if nonauto:
                         delta = 1e-7 * max(abs(t), 1.0)
-                        _f(fn, t + delta, z, p, npar, n, ns, sidx, rate, rate_s, jscr,
-                                 pbuf, ybuf, dfdt, linear_cov, cov_t, cov_v, cov_kind)
+                        if linear_cov:
+                            _set_covariates(t + delta, p, npar, cov_t, cov_v, cov_kind)
+                        _rhs_sens(fn, t + delta, _ptr(z), _ptr(p), npar, n, ns, _ptr(sidx),
+                                  _ptr(rate), _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(dfdt))
                         stats[0] += 1
                         for i in range(m):
                             dfdt[i] = (dfdt[i] - f0[i]) / delta
@@ -759,13 +757,10 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                             for j in range(s):
                                 acc += _RA[s, j] * rk[j, i]
                             ztmp[i] = acc
-                        if fast:
-                            _mcall(fn, 0, t + _RALPHA[s] * h, ztmp, p, k2)
-                            for i in range(n):
-                                k2[i] += rate[i]
-                        else:
-                            _f(fn, t + _RALPHA[s] * h, ztmp, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                               k2, linear_cov, cov_t, cov_v, cov_kind)
+                        if linear_cov:
+                            _set_covariates(t + _RALPHA[s] * h, p, npar, cov_t, cov_v, cov_kind)
+                        _rhs_sens(fn, t + _RALPHA[s] * h, _ptr(ztmp), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                                  _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(k2))
                         stats[0] += 1
                         for i in range(m):
                             acc = k2[i]
@@ -791,7 +786,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         acc += _RM[j] * rk[j, i]
                     znew[i] = acc
                     err[i] = rk[5, i]
-                # error norm (inline: see `fast`); a non-finite znew rejects the step
+                # error norm (inline, see the module notes); a non-finite znew rejects the step
                 acc = 0.0
                 nonfin = 0.0
                 for i in range(m):
@@ -805,13 +800,10 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 if en <= 1.0:
                     stats[2] += 1
                     tn = t + h
-                    if fast:
-                        _mcall(fn, 0, tn, znew, p, f1)
-                        for i in range(n):
-                            f1[i] += rate[i]
-                    else:
-                        _f(fn, tn, znew, p, npar, n, ns, sidx, rate, rate_s, jscr, pbuf, ybuf,
-                           f1, linear_cov, cov_t, cov_v, cov_kind)
+                    if linear_cov:
+                        _set_covariates(tn, p, npar, cov_t, cov_v, cov_kind)
+                    _rhs_sens(fn, tn, _ptr(znew), _ptr(p), npar, n, ns, _ptr(sidx), _ptr(rate),
+                              _ptr(rate_s), ldr, _ptr(jscr), _ptr(pbuf), _ptr(f1))
                     stats[0] += 1
                     while kout < nt and tout[kout] < tn:
                         th = (tout[kout] - t) / h
@@ -845,7 +837,10 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 else:
                     stats[3] += 1
                     h = h * max(0.1, 0.9 / en ** 0.25) if en < 1e10 else h * 0.1
-            if not _finite(z, m):
+            nonfin = 0.0
+            for i in range(m):
+                nonfin += z[i] - z[i]  # nan unless finite
+            if nonfin != 0.0:
                 for i in range(n):
                     zfail[i] = z[i]
                 return NONFINITE, t, Y, O, S, OS, zfail, stats
