@@ -231,6 +231,14 @@ class CompiledModel:
     nonautonomous: bool = False
 
     @property
+    def address(self) -> int:
+        """Machine address of the compiled ``model_fn``, as the kernels take it."""
+        if self.fn is None:
+            raise ValueError(f"model '{self.model.name}' was compiled with backend="
+                             f"{self.backend!r}; the integration kernels need backend='numba'")
+        return int(self.fn.address)
+
+    @property
     def n_states(self) -> int:
         return len(self.model.states)
 

@@ -182,6 +182,8 @@ class _Problem:
             raise DataError(f"{_where(obs, i)}: DV of {obs['output'][i]} is not a finite number")
         self.kind = kinds
         self.cens = cens
+        self.out_names = obs["output"].to_numpy()
+        self._out_rows = {o: np.flatnonzero(self.out_names == o) for o in dict.fromkeys(self.out_names)}
         self.y_raw = y
         self.y = np.where(lognormal & ~cens, np.log(np.where(y > 0, y, 1.0)), y)
         self.lloq = np.where(lognormal & cens, np.log(np.where(lloq > 0, lloq, 1.0)), lloq)
@@ -365,14 +367,16 @@ class _Problem:
     def sd(self, theta: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         """Standard deviations, the transformed predictions and d s / d log(sigma)."""
         err = self.error_values(theta)
-        out = self.obs["output"].to_numpy()
-        a = np.array([err.get(f"sigma_add_{o}", 0.0) for o in out])
-        b = np.array([err.get(f"sigma_prop_{o}", 0.0) for o in out])
-        c = np.array([err.get(f"sigma_log_{o}", 0.0) for o in out])
+        a, b, c = np.zeros(self.n), np.zeros(self.n), np.zeros(self.n)
+        for o, rows in self._out_rows.items():
+            a[rows] = err.get(f"sigma_add_{o}", 0.0)
+            b[rows] = err.get(f"sigma_prop_{o}", 0.0)
+            c[rows] = err.get(f"sigma_log_{o}", 0.0)
         k = self.kind
         with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.select([k == 0, k == 1, k == 2, k == 3],
-                          [a, b * np.abs(f), np.sqrt(a * a + b * b * f * f), c])
+            # kinds: 0 additive, 1 proportional, 2 combined, 3 lognormal
+            s = np.where(k == 0, a, np.where(k == 1, b * np.abs(f), np.where(
+                k == 2, np.sqrt(a * a + b * b * f * f), np.where(k == 3, c, 0.0))))
             ftr = np.where(k == 3, np.log(np.where(f > 0, f, np.nan)), f)
         return s, ftr, {"a": a, "b": b, "c": c}
 
@@ -412,7 +416,7 @@ class _Problem:
             a, b = ev["a"], ev["b"]
             dsdf = np.select([k == 1, k == 2], [b * np.sign(f), b * b * f / s], 0.0)
         ds[:, scol] = dsdf[:, None] * dfx
-        out = self.obs["output"].to_numpy()
+        out = self.out_names
         for j in np.flatnonzero(self.is_err):
             name = self.names[j]
             kk = self.err_kind[name]
@@ -439,7 +443,7 @@ class _Problem:
 
     def negligible(self, f: np.ndarray) -> np.ndarray:
         """Predictions that are zero up to rounding (below 1e-10 of the output's largest)."""
-        out = self.obs["output"].to_numpy()
+        out = self.out_names
         scale = np.zeros(self.n)
         for o in self.outputs:
             sel = out == o

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import sympy as sp
@@ -305,8 +305,25 @@ class Model:
         new = dict(values or {}, **kw)
         for name in new:
             self.param(name)
-        params = tuple(replace(p, value=float(new[p.name])) if p.name in new else p for p in self.params)
-        return replace(self, params=params)
+        params = tuple(Param(p.name, float(new[p.name]), p.unit, p.lower, p.upper, p.description)
+                       if p.name in new else p for p in self.params)
+        for p in params:
+            if p.name in new:
+                _check_param_value(p)
+        return self._replace_values(params=params)
+
+    def _replace_values(self, **changes: Any) -> Model:
+        """Copy with new ``params`` or ``covariates`` whose only change is their values.
+
+        The equations, names and structure were validated when this model was
+        built and do not change, so the copy skips the full validation (which
+        walks every expression and dominated the cost of a simulation with new
+        parameter values); callers check the new values.
+        """
+        new = object.__new__(Model)
+        for f in fields(Model):
+            object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
+        return new
 
     def with_covariates(self, values: Mapping[str, float] | None = None, /, **kw: float) -> Model:
         """Return a copy with new default covariate values."""
@@ -316,7 +333,10 @@ class Model:
                 raise ModelError(f"model '{self.name}' has no covariate '{name}'"
                                  f"{closest(name, self.covariate_names)}")
         covs = tuple(replace(c, value=float(new[c.name])) if c.name in new else c for c in self.covariates)
-        return replace(self, covariates=covs)
+        for c in covs:
+            if not _finite(c.value):
+                raise ModelError(f"covariate '{c.name}' has a non-finite value {c.value!r}")
+        return self._replace_values(covariates=covs)
 
     # ------------------------------------------------------------ derived math
     def expanded(self) -> ExpandedModel:
@@ -439,6 +459,16 @@ def _check_expr(expr: sp.Basic, known: Iterable[str], where: str) -> None:
         raise ModelError(f"non-finite value in {where}")
 
 
+def _check_param_value(p: Param) -> None:
+    if not (_finite(p.value)):
+        raise ModelError(f"parameter '{p.name}' has a non-finite value {p.value!r}")
+    if math.isnan(p.lower) or math.isnan(p.upper) or p.lower > p.upper:
+        raise ModelError(f"parameter '{p.name}': bounds ({p.lower}, {p.upper}) are not ordered")
+    if not (p.lower <= p.value <= p.upper):
+        raise ModelError(f"parameter '{p.name}' = {p.value:g} is outside its bounds "
+                         f"({p.lower:g}, {p.upper:g})")
+
+
 def _validate(m: Model) -> None:
     import keyword
 
@@ -468,13 +498,7 @@ def _validate(m: Model) -> None:
         raise ModelError(f"model '{m.name}' has no states")
 
     for p in m.params:
-        if not (_finite(p.value)):
-            raise ModelError(f"parameter '{p.name}' has a non-finite value {p.value!r}")
-        if math.isnan(p.lower) or math.isnan(p.upper) or p.lower > p.upper:
-            raise ModelError(f"parameter '{p.name}': bounds ({p.lower}, {p.upper}) are not ordered")
-        if not (p.lower <= p.value <= p.upper):
-            raise ModelError(f"parameter '{p.name}' = {p.value:g} is outside its bounds "
-                             f"({p.lower:g}, {p.upper:g})")
+        _check_param_value(p)
     for c in m.covariates:
         if not _finite(c.value):
             raise ModelError(f"covariate '{c.name}' has a non-finite value {c.value!r}")

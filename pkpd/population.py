@@ -418,7 +418,7 @@ def _run_batch(cm: CompiledModel, b: _Batch, s: _Settings) -> tuple:
 
     counts = b.t_hi - b.t_lo
     o_off = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    return solve_batch(cm.fn, cm.n_states, cm.n_params, cm.n_outputs, b.P, b.t0, b.times,
+    return solve_batch(cm.address, cm.n_states, cm.n_params, cm.n_outputs, b.P, b.t0, b.times,
                        b.t_lo, b.t_hi, o_off, b.d_off, b.d_time, b.d_type, b.d_cmt, b.d_amt,
                        b.d_dur, b.r_off, b.reset_y, b.c_off, b.cov_t, b.cov_v, b.cov_kind,
                        s.method, s.rtol, s.atol, s.hmax, s.max_steps, cm.nonautonomous,

@@ -111,7 +111,7 @@ class Prepared:
             d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s = _apply_steady_state(
                 self, p, sidx)
         status, t_fail, Y, O, S, OS, zfail, stats = kernel.solve(
-            cm.fn, cm.n_states, cm.n_params, cm.n_outputs, p, self.t0, self.times,
+            cm.address, cm.n_states, cm.n_params, cm.n_outputs, p, self.t0, self.times,
             d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s,
             self.cov_t, self.cov_v, self.cov_kind, _METHODS[self.method] if self.method != "analytic" else 2,
             self.rtol, self.atol, self.hmax, self.max_steps, sidx, cm.nonautonomous)
@@ -196,7 +196,7 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
 
     def phi(y0: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
         st, tf, Y, O, S, OS, zf, stt = kernel.solve(
-            cm.fn, n, cm.n_params, cm.n_outputs, p, 0.0, tout,
+            cm.address, n, cm.n_params, cm.n_outputs, p, 0.0, tout,
             np.array([0.0, 0.0]), np.array([3, typ], dtype=np.int64),
             np.array([0, cmt], dtype=np.int64), np.array([0.0, amt]), np.array([0.0, dur]),
             y0.reshape(1, n), np.zeros((1, n, s)), empty, np.zeros((0, 0)), empty_i,
