@@ -7,6 +7,8 @@ script that only simulates never imports lmfit, SALib or matplotlib.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -38,7 +40,15 @@ _EXPORTS: dict[str, str] = {
     "local_sensitivity": "sensitivity", "LocalSensitivity": "sensitivity",
     "sobol": "sensitivity", "morris": "sensitivity", "fast": "sensitivity",
     "GlobalSensitivity": "sensitivity",
+    # dose-response and reports
+    "dose_response": "dose_response", "dose_grid": "dose_response",
+    "DoseResponse": "dose_response", "fit_curve": "curves", "CurveFit": "curves",
+    "Report": "report",
 }
+#: functions named like the submodule that defines them: ``pkpd.simulate`` is
+#: the function, the module stays importable as ``pkpd.simulate`` via
+#: ``from pkpd.simulate import ...`` (as with an eager ``from .simulate import simulate``)
+_SHADOWED = frozenset(n for n, mod in _EXPORTS.items() if n == mod)
 _SUBMODULES = ("datasets", "metrics")
 
 __all__ = [
@@ -46,8 +56,10 @@ __all__ = [
     "Bootstrap",
     "CompiledModel",
     "Covariate",
+    "CurveFit",
     "DataError",
     "Dataset",
+    "DoseResponse",
     "FitError",
     "FitResult",
     "GlobalSensitivity",
@@ -63,6 +75,7 @@ __all__ = [
     "Profile",
     "Regimen",
     "RegimenError",
+    "Report",
     "Reset",
     "ResidualError",
     "Simulation",
@@ -73,8 +86,11 @@ __all__ = [
     "bootstrap",
     "compile_model",
     "datasets",
+    "dose_grid",
+    "dose_response",
     "fast",
     "fit",
+    "fit_curve",
     "fit_each",
     "format_regimen",
     "list_models",
@@ -94,7 +110,6 @@ __all__ = [
     "sobol",
     "write_nonmem",
 ]
-assert set(__all__) == set(_EXPORTS) | set(_SUBMODULES)
 
 
 def __getattr__(name: str) -> Any:
@@ -110,6 +125,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+class _Package(types.ModuleType):
+    """Keeps ``pkpd.simulate``/``pkpd.fit``/``pkpd.dose_response`` the functions.
+
+    Importing a submodule binds it as an attribute of its package; without
+    this, ``import pkpd.fit`` anywhere would turn ``pkpd.fit`` into the module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

@@ -1570,11 +1570,7 @@ def _sec_sensitivity(report: Report, ctx: _Ctx, i: int, sec: Mapping) -> None:
 
 def _sec_dose_response(report: Report, ctx: _Ctx, i: int, sec: Mapping) -> None:
     k = "dose_response"
-    try:
-        from . import dose_response as dr
-    except ImportError as exc:
-        raise ctx.err(i, k, None, f"pkpd.dose_response is not available ({exc}); this "
-                                  "section needs it") from None
+    from .dose_response import dose_response, trough
     model = _model(ctx, i, k, sec)
     if "params" in sec:
         model = model.with_params(_number_table(ctx, i, k, sec, "params", model.param_names,
@@ -1590,7 +1586,7 @@ def _sec_dose_response(report: Report, ctx: _Ctx, i: int, sec: Mapping) -> None:
     if not tab:
         raise ctx.err(i, k, "endpoints", "must be a table name -> endpoint, e.g. endpoints.trough "
                                          "= { metric = \"trough\", output = \"bcells\" }")
-    extra = {"trough": dr.trough}
+    extra = {"trough": trough}
     eps = {name: _endpoint(ctx, i, k, f"endpoints.{name}", e, model, extra)
            for name, e in tab.items()}
     pop = _population(ctx, i, k, sec, model)
@@ -1600,7 +1596,7 @@ def _sec_dose_response(report: Report, ctx: _Ctx, i: int, sec: Mapping) -> None:
     kinds = _names(ctx, i, k, sec, "plots", ("endpoint", "timecourse", "target"), "plot kind")
     x = _typed(ctx, i, k, sec, "x", str, "dose")
     outputs = _names(ctx, i, k, sec, "outputs", model.output_names + model.state_names, "output")
-    res = _run(ctx, i, k, lambda: dr.dose_response(pop, regs, times, endpoints=eps, n=n,
+    res = _run(ctx, i, k, lambda: dose_response(pop, regs, times, endpoints=eps, n=n,
                                                    rng=seed, targets=targets or None))
     if x not in res.design.columns or x in ("regimen", "dose_unit"):
         cols = [c for c in res.design.columns if c not in ("regimen", "dose_unit")]

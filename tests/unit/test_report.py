@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib.util
 import math
 import re
 from html.parser import HTMLParser
@@ -18,7 +17,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pkpd import Bolus, load_model, simulate  # noqa: E402
+from pkpd import Bolus, datasets, load_model, simulate  # noqa: E402
 from pkpd.errors import PkpdError  # noqa: E402
 from pkpd.report import Report, SpecError, report_from_spec, run_report  # noqa: E402
 
@@ -361,7 +360,7 @@ def test_spec_fit_runs_in_memory(tmp_path):
     assert set((ROOT / "fits").iterdir()) == before  # nothing written next to the fit spec
     assert "[[Fit Statistics]]" in html.unescape(text)
     assert text.count("<svg") == 2  # goodness of fit and the 12 individual fits
-    from pkpd import datasets
+
 
     # the provenance hashes the dataset as shipped (canonical CSV, computed here) and the
     # records fitted: 12 doses and 120 observations (the 12 samples at t = 0 are excluded)
@@ -374,8 +373,6 @@ def test_spec_fit_runs_in_memory(tmp_path):
 
 
 # --------------------------------------------------------------------------- the shipped example
-@pytest.mark.skipif(importlib.util.find_spec("pkpd.dose_response") is None,
-                    reason="pkpd.dose_response is not available yet")
 def test_anti_cd20_report_end_to_end(tmp_path):
     out = run_report(ROOT / "reports" / "anti_cd20.toml", tmp_path)
     assert out == tmp_path / "anti_cd20.html"
@@ -384,8 +381,13 @@ def test_anti_cd20_report_end_to_end(tmp_path):
     assert c.errors == [] and c.stack == []
     assert c.h2[1:] == ["Purpose", "Model: ocrelizumab_bcell", "Label regimen, typical patient",
                         "Label regimen, 100 virtual patients", "600 mg every 24, 36 or 48 weeks",
-                        "Local sensitivity of the B-cell trough", "Provenance"]
-    assert c.tags["math"] >= 9 and c.tags["svg"] == 7
+                        "Local sensitivity of the B-cell trough",
+                        "Fit of B-cell turnover and kill to the simulated ocrelizumab dataset",
+                        "Provenance"]
+    assert c.tags["math"] >= 9 and c.tags["svg"] == 8
+    # the fit on shipped data: the dataset as shipped is hashed in the provenance
+    shipped = datasets.load("ocrelizumab_bcell")
+    assert sha(shipped.to_csv(index=False, lineterminator="\n", na_rep="NaN")) in text
     # a section's text stands under its heading, before its results
     head = text.index(">600 mg every 24, 36 or 48 weeks</h2>")
     assert head < text.index("The same 100 virtual patients receive every") < text.index(
@@ -403,8 +405,6 @@ def test_anti_cd20_report_end_to_end(tmp_path):
     assert abs(float(row.group(1)) - 1.0) < 1e-3
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pkpd.dose_response") is None,
-                    reason="pkpd.dose_response is not available yet")
 def test_spec_dose_response_with_curve_fit(tmp_path):
     doses = (5, 10, 20, 40, 80, 160)
     regs = "\n".join(f'"{d} mg" = "{d} mg iv at 0 h"' for d in doses)
