@@ -19,7 +19,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.p
 
 def test_notebooks_are_present():
     stems = {p.stem for p in NOTEBOOKS}
-    assert {"03_sensitivity_bcell_repletion", "04_tour_interferon"} <= stems, stems
+    assert {"01_fit_ocrelizumab_bcells", "02_dose_response_anti_cd20",
+            "03_sensitivity_bcell_repletion", "04_tour_interferon"} <= stems, stems
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
