@@ -12,10 +12,13 @@ dataset (see ``pkpd/data/README.md``) and are left out of both fits.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
+import pkpd
 from pkpd import datasets, read_nonmem
 from pkpd.fit import fit, fit_each
 from pkpd.language import load_model
@@ -72,3 +75,24 @@ def test_pooled_theophylline_matches_closed_form(theoph):
     ref, _ = independent_fit(t, y, dose, [1.5, 2.8, 32.0])
     got = np.array([res.params[k] for k in ("ka", "CL", "V")])
     np.testing.assert_allclose(got, ref, rtol=5e-5)
+
+
+FITS = Path(__file__).resolve().parents[2] / "fits"
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in FITS.glob("*.toml")))
+def test_every_shipped_fit_specification_converges(spec):
+    res = pkpd.run_fit(FITS / spec, write=False)
+    res.raise_for_status()
+
+
+def test_warfarin_pkpd_pooled_fit_is_near_holford_1986():
+    # Holford NHG, Clin Pharmacokinet 1986;11:483-504: for a 70 kg adult CL about 0.13 L/h,
+    # V about 8 L, prothrombin complex half-life about 14 h (kout = ln2/14 = 0.05 /h).
+    # A pooled fit of the O'Reilly data is not a population analysis, so allow 25%.
+    res = pkpd.run_fit(FITS / "warfarin_pkpd.toml", write=False).raise_for_status()
+    assert res.params["CL"] == pytest.approx(0.13, rel=0.25)
+    assert res.params["V"] == pytest.approx(8.0, rel=0.25)
+    assert res.params["kout"] == pytest.approx(np.log(2) / 14, rel=0.25)
+    # both outputs with their own error models, each contributing to the likelihood
+    assert {"sigma_add_cp", "sigma_prop_cp", "sigma_add_pca"} <= set(res.params)
