@@ -23,11 +23,13 @@ _EXPORTS: dict[str, str] = {
     # dosing and data
     "Bolus": "dosing", "Infusion": "dosing", "Regimen": "dosing", "Reset": "dosing",
     "parse_regimen": "notation", "format_regimen": "notation", "model_regimens": "notation",
-    "regimen_from_model": "notation",
+    "regimen_from_model": "notation", "regimen_for_model": "notation",
+    "parse_duration": "notation", "parse_times": "notation",
     "Dataset": "data", "Subject": "data", "read_nonmem": "data", "write_nonmem": "data",
     # errors
     "PkpdError": "errors", "ModelError": "errors", "RegimenError": "errors",
     "DataError": "errors", "SimulationError": "errors", "FitError": "errors",
+    "SpecError": "errors",
     # simulation
     "Simulation": "simulate", "simulate": "simulate",
     # fitting
@@ -80,6 +82,7 @@ __all__ = [
     "ResidualError",
     "Simulation",
     "SimulationError",
+    "SpecError",
     "State",
     "Subject",
     "SubjectFits",
@@ -99,10 +102,13 @@ __all__ = [
     "metrics",
     "model_regimens",
     "morris",
+    "parse_duration",
     "parse_model",
     "parse_regimen",
+    "parse_times",
     "profile",
     "read_nonmem",
+    "regimen_for_model",
     "regimen_from_model",
     "run_fit",
     "simulate",
@@ -155,6 +161,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PkpdError,
         RegimenError,
         SimulationError,
+        SpecError,
     )
     from .fit import (
         Bootstrap,
@@ -169,7 +176,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .language import list_models, load_model, parse_model
     from .model import Covariate, Model, Output, Param, State
-    from .notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
+    from .notation import (
+        format_regimen,
+        model_regimens,
+        parse_duration,
+        parse_regimen,
+        parse_times,
+        regimen_for_model,
+        regimen_from_model,
+    )
     from .population import (
         Population,
         PopulationSimulation,

@@ -33,58 +33,26 @@ name: pk_1cmt_iv
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import os
 import shutil
 import sys
 import textwrap
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, metrics
+from .endpoints_spec import ENDPOINTS, parse_endpoint_spec
 from .errors import FitError, ModelError, PkpdError, RegimenError, SimulationError, closest
 from .language import list_models, load_model
 from .model import Model
-
-# The notation's tokenizer, unit table and route headers (private names) are reused so that
-# a duration or a regimen on the command line reads exactly as in a model file.
-from .notation import (
-    _norm_unit,
-    _Parser,
-    _route_targets,
-    _time_unit,
-    parse_regimen,
-    regimen_from_model,
-)
+from .notation import parse_duration, parse_times, regimen_for_model, regimen_from_model
 
 __all__ = ["main", "build_parser", "parse_duration", "parse_times", "parse_endpoint", "ENDPOINTS"]
-
-#: Endpoint functions of :mod:`pkpd.metrics` that ``--endpoint METRIC:...`` may name.
-ENDPOINTS: dict[str, Callable[..., metrics.Endpoint]] = {
-    "auc": metrics.auc,
-    "cmax": metrics.cmax,
-    "tmax": metrics.tmax,
-    "cmin": metrics.cmin,
-    "ctrough": metrics.ctrough,
-    "conc_at": metrics.conc_at,
-    "nadir": metrics.nadir,
-    "time_of_nadir": metrics.time_of_nadir,
-    "pct_change_from_baseline": metrics.pct_change_from_baseline,
-    "time_below": metrics.time_below,
-    "time_above": metrics.time_above,
-    "time_to_below": metrics.time_to_below,
-    "time_to_recovery": metrics.time_to_recovery,
-    "fraction_in_range": metrics.fraction_in_range,
-}
-# Endpoint keywords that are times (durations with units allowed), text, or filled in here.
-_TIME_KEYS = frozenset({"start", "end", "time", "after", "baseline_time"})
-_TEXT_KEYS = frozenset({"method"})
-_AUTO_KEYS = frozenset({"output", "unit", "time_unit"})
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
@@ -95,97 +63,6 @@ class _Usage(ValueError):
 
 
 # ===================================================================== parsing helpers
-def parse_duration(text: str, time_unit: str, *, what: str = "the duration") -> float:
-    """A duration such as ``"104w"``, ``"104 w"``, ``"730d"`` or ``"12 h"`` in ``time_unit``.
-
-    Parameters
-    ----------
-    text : str
-        A non-negative number and a time unit of the regimen notation
-        (``min``, ``h``, ``d``, ``w`` and their long forms); a bare number
-        is taken to be in ``time_unit`` already.
-    time_unit : str
-        The model's time unit (its ``time:`` header).
-    what : str
-        Names the value in error messages, e.g. ``"--until"``.
-
-    Returns
-    -------
-    float
-        The duration in ``time_unit``.
-
-    Raises
-    ------
-    RegimenError
-        For text that is not a number and a time unit, or for months and
-        years (whose length varies).
-
-    Examples
-    --------
-    >>> parse_duration("104w", "day")
-    728.0
-    >>> parse_duration("12 h", "day")
-    0.5
-    >>> parse_duration("36", "h")
-    36.0
-    """
-    try:
-        parser = _Parser(str(text), _time_unit(time_unit))
-        value, _ = parser.number(what)
-        if parser.peek().kind == "end":
-            return value
-        unit = parser.time_unit(what)
-        end = parser.peek()
-        if end.kind != "end":
-            raise parser.error(end, f"unexpected '{end.text}' after {what}; write a number and "
-                                    "a time unit, e.g. '104 w'")
-    except RegimenError as exc:
-        raise RegimenError(f"{what} {text!r}: {exc}") from None
-    return parser.convert(value, unit)
-
-
-def parse_times(text: str, time_unit: str, *, what: str = "the times") -> np.ndarray:
-    """A list of times such as ``"0, 7, 14 d"``, ``"0 1 2 4 8 24 h"`` or ``"0 12h 2d"``.
-
-    As in the regimen notation's ``at 0, 7, 14 d``, a time unit applies to
-    the numbers before it back to the previous unit; numbers after the last
-    unit are in ``time_unit`` already. Commas are optional.
-
-    Returns
-    -------
-    ndarray
-        The times in ``time_unit``, in the order given.
-
-    Examples
-    --------
-    >>> parse_times("0 1 2 w 21 d", "day")
-    array([ 0.,  7., 14., 21.])
-    """
-    try:
-        parser = _Parser(str(text), _time_unit(time_unit))
-        out: list[float] = []
-        pending: list[float] = []
-        while parser.peek().kind != "end":
-            tok = parser.peek()
-            if tok.kind == "number":
-                pending.append(parser.number("a time")[0])
-            elif tok.kind == "punct" and tok.text == ",":
-                parser.take()
-            elif tok.kind == "word" and pending:
-                unit = parser.time_unit(what)
-                out += [parser.convert(v, unit) for v in pending]
-                pending = []
-            else:
-                raise parser.error(tok, f"expected a time (a number, then optionally a time "
-                                        f"unit), found '{tok.text}'")
-        out += pending
-    except RegimenError as exc:
-        raise RegimenError(f"{what} {text!r}: {exc}") from None
-    if not out:
-        raise _Usage(f"{what}: no times given")
-    return np.array(out, dtype=float)
-
-
 def _regimen(model: Model, text: str | None) -> Any:
     """The regimen of ``--regimen``: notation text, a named regimen of the model, or the default."""
     if text is None:
@@ -194,26 +71,7 @@ def _regimen(model: Model, text: str | None) -> Any:
                                "'regimen:' header): give one with --regimen, e.g. "
                                "--regimen '100 mg iv'")
         return regimen_from_model(model)
-    name = text.strip()
-    if name.isidentifier():  # a regimen of the model file, named as `pkpd show` lists them
-        return regimen_from_model(model, "regimen" if name == "default" else name)
-    if not model.time_unit:
-        raise RegimenError(f"model '{model.name}' has no 'time:' header, so the times of "
-                           "--regimen cannot be converted")
-    try:
-        regimen = parse_regimen(text, time_unit=model.time_unit, default_target=model.dose_target,
-                                targets=_route_targets(model)).check(model)
-    except RegimenError as exc:
-        raise RegimenError(f"--regimen {text!r}: {exc}") from None
-    units = {s.name: s.unit for s in model.states}
-    for d in regimen:
-        state_unit = units.get(getattr(d, "target", None) or "", "")
-        unit = getattr(d, "unit", "")
-        if unit and state_unit and _norm_unit(unit) != _norm_unit(state_unit):
-            raise RegimenError(f"--regimen {text!r}: the dose unit '{unit}' differs from the "
-                               f"unit '{state_unit}' of state '{d.target}'; pkpd does not "
-                               f"convert amounts, so write the dose in {state_unit}")
-    return regimen
+    return regimen_for_model(model, text, label=f"--regimen {text!r}")
 
 
 def _assignments(items: Sequence[str] | None, what: str) -> dict[str, str]:
@@ -256,28 +114,21 @@ def _values(model: Model, items: Sequence[str] | None, *, covariates: bool = Fal
     return out
 
 
-def _output_unit(model: Model, name: str) -> str:
-    for item in (*model.outputs, *model.states):
-        if item.name == name:
-            return item.unit
-    return ""
-
-
 def parse_endpoint(spec: str, model: Model, *, last_dose: float = math.nan) -> metrics.Endpoint:
     """An endpoint from ``METRIC:OUTPUT[:KEY=VALUE,...]``, e.g. ``"ctrough:bcells:time=24w"``.
 
-    ``METRIC`` is a key of :data:`ENDPOINTS`; ``KEY`` a keyword of that
-    function (checked against its signature). Time keywords (``start``,
-    ``end``, ``time``, ``after``, ``baseline_time``) take a duration
-    (``24w``, ``168 d``; a bare number is in the model's time unit), ``method``
-    takes text, every other value is a number read with ``float``; nothing is
-    evaluated. ``unit`` and ``time_unit`` come from the model. For
+    ``METRIC`` is a key of :data:`ENDPOINTS`, ``KEY`` a keyword of that
+    function; read by :func:`pkpd.endpoints_spec.parse_endpoint_spec` (time
+    keywords take a duration such as ``24w``, nothing is evaluated).
+    ``unit`` and ``time_unit`` default to the model's. For
     ``time_to_recovery``, ``after`` defaults to ``last_dose``.
 
     Raises
     ------
     ValueError
-        Naming the part of ``spec`` that is wrong.
+        Naming the part of ``spec`` that is wrong (a
+        :class:`~pkpd.errors.SpecError`, or a :class:`~pkpd.errors.ModelError`
+        for an unknown output).
 
     Examples
     --------
@@ -285,57 +136,15 @@ def parse_endpoint(spec: str, model: Model, *, last_dose: float = math.nan) -> m
     >>> parse_endpoint("auc:conc:start=0,end=1d", load_model("pk_1cmt_iv"))
     <Endpoint 'AUC(conc, 0-24)' [mg/L*h] of 'conc'>
     """
-    return _endpoint(spec, model, last_dose)[0]
+    return parse_endpoint_spec(spec, model, last_dose=last_dose,
+                               where=f"--endpoint {spec!r}").endpoint
 
 
-def _endpoint(spec: str, model: Model,
-              last_dose: float) -> tuple[metrics.Endpoint, str, dict[str, Any]]:
-    """The endpoint of ``spec``, its metric and the keywords it was built with."""
-    where = f"--endpoint {spec!r}"
-    parts = spec.split(":", 2)
-    if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
-        raise _Usage(f"{where}: expected METRIC:OUTPUT[:KEY=VALUE,...], e.g. 'cmax:conc' or "
-                     "'time_to_recovery:bcells:threshold=40'")
-    metric, output = parts[0].strip().lower(), parts[1].strip()
-    fn = ENDPOINTS.get(metric)
-    if fn is None:
-        raise _Usage(f"{where}: unknown metric '{metric}'{closest(metric, list(ENDPOINTS))}; "
-                     f"metrics are: {', '.join(ENDPOINTS)}")
-    known = model.output_names + model.state_names
-    if output not in known:
-        raise ModelError(f"{where}: model '{model.name}' has no output or state '{output}'"
-                         f"{closest(output, known)}; outputs and states are: {', '.join(known)}")
-    sig = inspect.signature(fn).parameters
-    allowed = [k for k in sig if k not in _AUTO_KEYS]
-    kwargs: dict[str, Any] = {}
-    items = parts[2].split(",") if len(parts) == 3 and parts[2].strip() else []
-    for item in items:
-        key, sep, value = (s.strip() for s in item.partition("="))
-        if not sep or not key or not value:
-            raise _Usage(f"{where}: expected KEY=VALUE after the output, got {item.strip()!r}")
-        if key not in allowed:
-            raise _Usage(f"{where}: {metric} has no keyword '{key}'{closest(key, allowed)}; "
-                         f"its keywords are: {', '.join(allowed) or '(none)'}")
-        if key in kwargs:
-            raise _Usage(f"{where}: '{key}' is given twice")
-        if key in _TIME_KEYS:
-            kwargs[key] = parse_duration(value, model.time_unit, what=f"{where}: {key}")
-        elif key in _TEXT_KEYS:
-            kwargs[key] = value
-        else:
-            kwargs[key] = _number(value, f"{where}: {key}")
-    if metric == "time_to_recovery" and "after" not in kwargs and math.isfinite(last_dose):
-        kwargs["after"] = last_dose
-    missing = [k for k in allowed if sig[k].default is inspect.Parameter.empty and k not in kwargs]
-    if missing:
-        example = ",".join(f"{k}=..." for k in missing)
-        raise _Usage(f"{where}: {metric} needs {', '.join(missing)}, e.g. "
-                     f"'{metric}:{output}:{example}'")
-    if "unit" in sig:
-        kwargs["unit"] = _output_unit(model, output)
-    if "time_unit" in sig:
-        kwargs["time_unit"] = model.time_unit
-    return fn(output, **kwargs), metric, kwargs
+def _solver_options(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    """Integrator keywords: the method and the tolerances given on the command line."""
+    kw: dict[str, Any] = {"method": method}
+    kw |= {k: getattr(args, k) for k in ("rtol", "atol") if getattr(args, k) is not None}
+    return kw
 
 
 def _nice_step(span: float) -> float:
@@ -483,11 +292,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         model = model.with_params(params)
     regimen = _regimen(model, args.regimen)
     times = _time_grid(model, args)
-    kw: dict[str, Any] = {"method": args.method}
-    if args.rtol is not None:
-        kw["rtol"] = args.rtol
-    if args.atol is not None:
-        kw["atol"] = args.atol
+    kw = _solver_options(args, args.method)
     sim = simulate(model, regimen, times, covariates=covs or None, **kw)
     frame = sim.to_frame()
     if args.output:
@@ -566,19 +371,16 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     regimen = _regimen(model, args.regimen)
     params = _sens_params(model, args.param, args.method)
-    parsed = [_endpoint(e, model, regimen.last_dose_time) for e in args.endpoint or ()]
-    endpoints = [e for e, _, _ in parsed]
+    parsed = [parse_endpoint_spec(e, model, last_dose=regimen.last_dose_time,
+                                  where=f"--endpoint {e!r}") for e in args.endpoint or ()]
+    endpoints = [e.endpoint for e in parsed]
     times = _time_grid(model, args)
     # A trough is read at the last grid time before its dose: put one just before it.
-    pre = [kw["time"] for _, metric, kw in parsed if metric == "ctrough"]
+    pre = [e.keywords["time"] for e in parsed if e.metric == "ctrough"]
     if pre:
         eps = 1e-6 * (times[-1] - times[0])
         times = np.unique(np.concatenate([times, [t - eps for t in pre if t - eps > times[0]]]))
-    kw: dict[str, Any] = {"method": args.solver}
-    if args.rtol is not None:
-        kw["rtol"] = args.rtol
-    if args.atol is not None:
-        kw["atol"] = args.atol
+    kw = _solver_options(args, args.solver)
     if args.method == "local":
         values = {k: v for k, v in params.items() if v is not None}
         result = local_sensitivity(model, regimen, times, params=values or None,
@@ -725,8 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "pkpd fit fits/warfarin_pkpd.toml -o results/",
                         "pkpd fit fits/*.toml -o results/",
                         note="Writes NAME.estimates.csv and NAME.summary.txt next to the "
-                             "specification, or into DIR with -o (see pkpd.run_fit for "
-                             "the format of a specification)."))
+                             "specification, or into DIR with -o. The format of a "
+                             "specification: fits/README.md (and pkpd.run_fit)."))
     p.add_argument("spec", nargs="+", metavar="SPEC", help="fit specification (.toml)")
     p.add_argument("-o", "--output", metavar="DIR", help="directory for the result files")
     p.set_defaults(run=_cmd_fit)

@@ -564,35 +564,14 @@ class CurveFit:
             are then drawn one decade below the smallest positive ``x``.
         ax : matplotlib Axes, optional
         xlabel, ylabel : str
-        """
-        from .plot import _plt
 
-        plt = _plt()
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure
-        logx = self.model == "4pl" if logx is None else logx
-        x = self.x.copy()
-        pos = x[x > 0]
-        if logx and pos.size:
-            zero_at = pos.min() / 10
-            x[x <= 0] = zero_at
-            grid = np.geomspace(x.min(), x.max(), 200)
-            ax.set_xscale("log")
-        else:
-            grid = np.linspace(x.min(), x.max(), 200)
-        ax.scatter(x, self.y, s=16, alpha=0.7, label="data")
-        lo, hi = self.ed50_ci
-        ax.plot(grid, self.predict(grid), lw=1.8,
-                label=f"{self.model}: ED50 {self.ed50:.4g} [{lo:.4g}, {hi:.4g}]")
-        ax.axvline(self.ed50, color="k", lw=0.8, ls=":")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        return fig
+        See Also
+        --------
+        pkpd.plot.plot_curve_fit
+        """
+        from .plot import plot_curve_fit
+
+        return plot_curve_fit(self, logx=logx, ax=ax, xlabel=xlabel, ylabel=ylabel)
 
 
 # --------------------------------------------------------------------------- the verb

@@ -57,7 +57,7 @@ Examples
 >>> ds
 <Dataset: 1 subjects, 2 observations, 1 doses, outputs: conc; covariates: WT>
 >>> print(ds.subject(1).regimen.in_words("h"))
-100 into depot at h 0
+100 into depot at hour 0
 >>> ds.subject(1).covariates
 {'WT': 70.0}
 """

@@ -66,6 +66,7 @@ from .dosing import Bolus, Infusion, Regimen, Reset, as_regimen
 from .errors import ModelError, RegimenError, closest
 from .metrics import Endpoint, percentile_summary
 from .model import Model
+from .notation import regimen_for_model
 
 __all__ = ["dose_grid", "dose_response", "DoseResponse", "RegimenEndpoint", "trough"]
 
@@ -259,47 +260,6 @@ def trough(output: str, dose: int = -1, *, unit: str = "") -> RegimenEndpoint:
 
 
 # --------------------------------------------------------------------------- inputs
-def _header_regimen(text: str, model: Model) -> Regimen | None:
-    """The model's ``regimen:``/``regimen.NAME:`` header named by ``text``, if any."""
-    from .notation import regimen_from_model
-
-    key = text.strip()
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", key):
-        return None
-    key = "regimen" if key == "default" else key
-    full = key if key.startswith("regimen") else f"regimen.{key}"
-    return regimen_from_model(model, full) if full in dict(model.meta) else None
-
-
-def _parse(text: str, name: str, model: Model, default_target: str | None) -> Regimen:
-    from .notation import _norm_unit, _route_targets, parse_regimen
-
-    header = _header_regimen(text, model)
-    if header is not None:  # resolved and checked against the model by regimen_from_model
-        return header
-    if not model.time_unit:
-        raise RegimenError(f"regimen '{name}': model '{model.name}' has no 'time:' unit, so "
-                           "the notation's times cannot be converted; give Regimen values")
-    try:
-        reg = parse_regimen(text, time_unit=model.time_unit,
-                            default_target=default_target or model.dose_target,
-                            targets=_route_targets(model)).check(model)
-    except RegimenError as exc:
-        err = RegimenError(f"regimen '{name}' ({text!r}): {exc}")
-        err.position = getattr(exc, "position", None)  # type: ignore[attr-defined]
-        raise err from None
-    units = {s.name: s.unit for s in model.states}
-    for d in reg:
-        if isinstance(d, Reset) or not d.unit or not units.get(d.target or ""):
-            continue
-        if _norm_unit(d.unit) != _norm_unit(units[d.target or ""]):
-            raise RegimenError(
-                f"regimen '{name}': the dose unit '{d.unit}' differs from the unit "
-                f"'{units[d.target or '']}' of state '{d.target}'; pkpd does not convert "
-                f"amounts, so write the dose in {units[d.target or '']}")
-    return reg
-
-
 def _regimens(regimens: Any, model: Model, default_target: str | None) -> dict[str, Regimen]:
     if isinstance(regimens, str | Regimen | Bolus | Infusion):
         regimens = [regimens]
@@ -326,7 +286,8 @@ def _regimens(regimens: Any, model: Model, default_target: str | None) -> dict[s
         if name in out:
             raise ValueError(f"regimens: the name {name!r} occurs twice")
         if isinstance(r, str):
-            out[name] = _parse(r, name, model, default_target)
+            out[name] = regimen_for_model(model, r, default_target=default_target,
+                                          label=f"regimen '{name}' ({r!r})")
         else:
             try:
                 reg = as_regimen(r)
@@ -698,14 +659,15 @@ class DoseResponse:
             its interval, one panel per endpoint with a target.
         endpoint, x, output, fit, logx, logy, ax
             See above; ``ax`` draws a single panel into existing axes.
+
+        See Also
+        --------
+        pkpd.plot.plot_dose_response
         """
-        if kind == "endpoint":
-            return _plot_endpoint(self, endpoint, x, fit, logx, logy, ax)
-        if kind == "timecourse":
-            return _plot_timecourse(self, output, logy, ax)
-        if kind == "target":
-            return _plot_target(self, endpoint, ax)
-        raise ValueError(f"kind must be 'endpoint', 'timecourse' or 'target', got {kind!r}")
+        from .plot import plot_dose_response
+
+        return plot_dose_response(self, kind, endpoint, x=x, output=output, fit=fit, logx=logx,
+                                  logy=logy, ax=ax)
 
 
 # --------------------------------------------------------------------------- the verb
@@ -839,119 +801,3 @@ def dose_response(population: Any, regimens: Any, times: Any, *,
     return DoseResponse(model, tuple(regs), regs, design, values, units, tgt, bands, table,
                         qs, float(confidence), nan_policy, seed,
                         {"method": method, "rtol": float(rtol), "atol": float(atol)}, pop_info)
-
-
-# --------------------------------------------------------------------------- plots
-def _axes(ax: Any, n: int) -> tuple[Any, list]:
-    from .plot import _plt
-
-    plt = _plt()
-    if ax is not None:
-        return ax.figure, [ax] * n
-    fig, axs = plt.subplots(n, 1, figsize=(7, 3.2 * n), squeeze=False)
-    return fig, list(axs[:, 0])
-
-
-def _plot_endpoint(dr: DoseResponse, endpoint: str | None, x: str, fit: Any, logx: bool,
-                   logy: bool, ax: Any) -> Any:
-    names = [endpoint] if endpoint is not None else list(dr.endpoints)
-    for e in names:
-        dr._check_endpoint(e)
-    tab = dr.to_frame()
-    lo, hi = f"p{dr.percentiles[0]:g}", f"p{dr.percentiles[-1]:g}"
-    fig, axes = _axes(ax, len(names))
-    numeric = x in dr.design.columns and np.isfinite(
-        dr.design[x].to_numpy(dtype=float, na_value=np.nan)).all()
-    for a, e in zip(axes, names, strict=True):
-        g = tab[tab["endpoint"] == e]
-        if numeric:
-            xs = g["regimen"].map(dr.design.set_index("regimen")[x]).to_numpy(dtype=float)
-            order = np.argsort(xs, kind="stable")
-            g, xs = g.iloc[order], xs[order]
-            a.fill_between(xs, g[lo], g[hi], alpha=0.25, label=f"{lo}-{hi}")
-            a.plot(xs, g["median"], "o-", lw=1.5, label="median")
-            if fit is not None:
-                grid = (np.geomspace(max(xs[xs > 0].min(), 1e-12), xs.max(), 200) if logx
-                        else np.linspace(xs.min(), xs.max(), 200))
-                a.plot(grid, fit.predict(grid), "k--", lw=1.2,
-                       label=f"{fit.model}: ED50 {fit.ed50:.4g}")
-            unit = dr.design["dose_unit"].iloc[0] if x == "dose" else (
-                dr.model.time_unit if x == "interval" else "")
-            a.set_xlabel(f"{x}" + (f" [{unit}]" if unit else ""))
-            if logx:
-                a.set_xscale("log")
-        else:
-            pos = np.arange(len(g))
-            a.errorbar(pos, g["median"], yerr=[g["median"] - g[lo], g[hi] - g["median"]],
-                       fmt="o", capsize=4, label=f"median, {lo}-{hi}")
-            a.set_xticks(pos, g["regimen"], rotation=20, ha="right", fontsize=8)
-        if e in dr.targets:
-            a.axhline(dr.targets[e][1], color="C3", ls=":", lw=1,
-                      label=f"target {dr.targets[e][0]} {dr.targets[e][1]:g}")
-        unit = dr.endpoint_units[e]
-        a.set_ylabel(e + (f" [{unit}]" if unit else ""))
-        if logy:
-            a.set_yscale("log")
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    axes[0].set_title(f"{dr.model.name}: {dr.n_subjects} subjects")
-    fig.tight_layout()
-    return fig
-
-
-def _plot_timecourse(dr: DoseResponse, output: str | None, logy: bool, ax: Any) -> Any:
-    m = dr.model
-    output = output or (m.output_names[0] if m.output_names else m.state_names[0])
-    first = next(iter(dr.time_courses.values()))
-    if output not in set(first["output"]):
-        known = list(dict.fromkeys(first["output"]))
-        raise ValueError(f"no output {output!r}{closest(output, known)}; outputs are: "
-                         + ", ".join(known))
-    fig, (a,) = _axes(ax, 1)
-    lo, hi = f"p{dr.percentiles[0]:g}", f"p{dr.percentiles[-1]:g}"
-    mid = "p50" if "p50" in first.columns else None
-    for k, (name, b) in enumerate(dr.time_courses.items()):
-        b = b[b["output"] == output]
-        colour = f"C{k % 10}"
-        a.fill_between(b["time"], b[lo], b[hi], color=colour, alpha=0.2)
-        a.plot(b["time"], b[mid] if mid else (b[lo] + b[hi]) / 2, color=colour, lw=1.5,
-               label=name)
-    units = {o.name: o.unit for o in m.outputs} | {s.name: s.unit for s in m.states}
-    a.set_ylabel(output + (f" [{units[output]}]" if units.get(output) else ""))
-    a.set_xlabel(f"time [{m.time_unit}]" if m.time_unit else "time")
-    if logy:
-        a.set_yscale("log")
-    a.set_title(f"{m.name}: median and {lo}-{hi} of {dr.n_subjects} subjects")
-    a.grid(alpha=0.3)
-    a.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _plot_target(dr: DoseResponse, endpoint: str | None, ax: Any) -> Any:
-    names = [endpoint] if endpoint is not None else [e for e in dr.endpoints if e in dr.targets]
-    if not names:
-        raise ValueError("no endpoint has a target; give targets= to dose_response")
-    for e in names:
-        dr._check_endpoint(e)
-        if e not in dr.targets:
-            raise ValueError(f"endpoint '{e}' has no target")
-    tab = dr.to_frame()
-    fig, axes = _axes(ax, len(names))
-    for a, e in zip(axes, names, strict=True):
-        g = tab[tab["endpoint"] == e]
-        pos = np.arange(len(g))
-        p = g["pta"].to_numpy(dtype=float)
-        a.bar(pos, p, color="C0", alpha=0.7)
-        a.errorbar(pos, p, yerr=[p - g["pta_lower"].to_numpy(dtype=float),
-                                 g["pta_upper"].to_numpy(dtype=float) - p],
-                   fmt="none", ecolor="k", capsize=4)
-        a.set_xticks(pos, g["regimen"], rotation=20, ha="right", fontsize=8)
-        a.set_ylim(0, 1.05)
-        op, thr = dr.targets[e]
-        a.set_ylabel(f"P({e} {op} {thr:g})")
-        a.grid(alpha=0.3, axis="y")
-    axes[0].set_title(f"{dr.model.name}: probability of target attainment "
-                      f"({100 * dr.confidence:g}% Wilson intervals)")
-    fig.tight_layout()
-    return fig

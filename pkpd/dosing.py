@@ -84,6 +84,22 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+# The time unit as the noun of "at day 14" / "from week 24"; other units follow the number.
+_TIME_NOUNS = {
+    "": "time",
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), "minute"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hour"),
+    **dict.fromkeys(("d", "day", "days"), "day"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "week"),
+}
+
+
+def _at(t: float, time_unit: str) -> str:
+    """A time point in words: ``"day 14"``, ``"hour 0"``, or ``"3 s"`` for other units."""
+    noun = _TIME_NOUNS.get(time_unit.strip().lower())
+    return f"{noun} {_fmt(t)}" if noun else f"{_fmt(t)} {time_unit.strip()}"
+
+
 def _fmt_duration(d: float, time_unit: str) -> str:
     if time_unit in ("day", "d", "days") and d < 1:
         return f"{_fmt(round(d * 24, 6))} h"
@@ -320,13 +336,22 @@ class Regimen:
     def in_words(self, time_unit: str = "") -> str:
         """The regimen as a sentence per dose entry.
 
+        Time points read ``at day 14``, ``at hour 0``, ``from week 24`` (or
+        ``at time 0`` without a unit); intervals and durations read
+        ``every 168 day``, ``over 3.5 h``.
+
         Example: ``"600 mg IV over 3.5 h into central every 168 day, 4 times from day 168"``.
+
+        Examples
+        --------
+        >>> print((Bolus(0, 100, "central", unit="mg") + Bolus(12, 50, "central")).in_words("h"))
+        100 mg into central at hour 0;
+        50 into central at hour 12
         """
         parts = []
-        tu = time_unit or "time"
         for d in self.doses:
             if isinstance(d, Reset):
-                parts.append(f"reset all states at {tu} {_fmt(d.time)}")
+                parts.append(f"reset all states at {_at(d.time, time_unit)}")
                 continue
             s = f"{_fmt(d.amount)}{' ' + d.unit if d.unit else ''}{' ' + d.route if d.route else ''}"
             if isinstance(d, Infusion):
@@ -334,12 +359,13 @@ class Regimen:
             s += f" into {d.target or 'the default target'}"
             if d.ss:
                 s += f" at steady state every {_fmt(d.interval)} {time_unit}".rstrip()
-                s += f" from {tu} {_fmt(d.time)}" + (f", {d.count} times" if d.count > 1 else "")
+                s += f" from {_at(d.time, time_unit)}" + (f", {d.count} times" if d.count > 1
+                                                          else "")
             elif d.count > 1:
                 s += f" every {_fmt(d.interval)} {time_unit}".rstrip()
-                s += f", {d.count} times from {tu} {_fmt(d.time)}"
+                s += f", {d.count} times from {_at(d.time, time_unit)}"
             else:
-                s += f" at {tu} {_fmt(d.time)}"
+                s += f" at {_at(d.time, time_unit)}"
             parts.append(s)
         return ";\n".join(parts) if parts else "no doses"
 

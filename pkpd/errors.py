@@ -9,6 +9,10 @@ Every error pkpd raises on purpose derives from :class:`PkpdError`, so
      +-- DataError         a dataset row or column is invalid
      +-- SimulationError   the integrator failed (carries time, state, parameters)
      +-- FitError          a fit cannot be set up or did not succeed
+     +-- SpecError         a specification (report TOML, endpoint text) is invalid
+
+ModelError, RegimenError, DataError and SpecError also derive from ``ValueError``,
+SimulationError and FitError from ``RuntimeError``.
 
 Messages say what must hold, what was received and, where possible, how to
 fix it, e.g. ``line 12, column 18: unknown symbol 'EC5' in d/dt(B); did you
@@ -26,6 +30,7 @@ __all__ = [
     "DataError",
     "SimulationError",
     "FitError",
+    "SpecError",
 ]
 
 
@@ -95,9 +100,42 @@ class FitError(PkpdError, RuntimeError):
     """A fit cannot be set up, or a failed fit was asked to raise."""
 
 
-def closest(name: str, candidates: Sequence[str]) -> str:
-    """Return ``"; did you mean 'X'?"`` for the closest candidate, or ``""``."""
+class SpecError(PkpdError, ValueError):
+    """A specification is invalid: a report specification (:func:`pkpd.report.report_from_spec`)
+    or an endpoint given as text or a TOML table (:mod:`pkpd.endpoints_spec`); the message
+    names where (file, section, key) and what is allowed."""
+
+
+def closest_match(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate most like ``name``, ignoring case, or ``None`` if none is close.
+
+    A candidate that differs from ``name`` in case only wins (``"Cl"`` -> ``"CL"``);
+    otherwise the closest by :func:`difflib.get_close_matches` (ratio >= 0.6)
+    of the lower-cased texts. The candidate is returned as spelled.
+
+    Examples
+    --------
+    >>> closest_match("Cl", ["CL", "V"])
+    'CL'
+    >>> closest_match("centrl", ["depot", "central"])
+    'central'
+    >>> closest_match("xyz", ["CL", "V"]) is None
+    True
+    """
     import difflib
 
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        by_lower.setdefault(str(c).lower(), str(c))
+    key = str(name).lower()
+    if key in by_lower:
+        return by_lower[key]
+    match = difflib.get_close_matches(key, list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
+
+
+def closest(name: str, candidates: Sequence[str]) -> str:
+    """Return ``"; did you mean 'X'?"`` for the closest candidate (see :func:`closest_match`),
+    or ``""``."""
+    match = closest_match(name, candidates)
+    return f"; did you mean '{match}'?" if match is not None else ""

@@ -63,7 +63,7 @@ from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .errors import ModelError, closest
+from .errors import ModelError, closest, closest_match
 from .model import RESERVED_NAMES, Covariate, Model, Output, Param, State, T
 
 __all__ = ["parse_model", "model_to_text", "load_model", "list_models", "SECTIONS", "FUNCTIONS"]
@@ -1346,9 +1346,10 @@ def load_model(path_or_name: str | os.PathLike[str]) -> Model:
             library = _library()
             if spec not in library:
                 names = sorted(library)
+                match = closest_match(spec, names)
                 raise ModelError(f"no model named '{spec}' in the library"
-                                 f"{closest(spec, names)}; available models: "
-                                 + (", ".join(names) or "(none)")
+                                 + (f" (did you mean '{match}'?)" if match else "")
+                                 + "; available models: " + (", ".join(names) or "(none)")
                                  + "; give a file path to load any other model file")
             path = library[spec]
     else:

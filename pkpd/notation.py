@@ -51,6 +51,12 @@ number (``24w``, ``3.5h``). Months and years are rejected because their length
 varies: give weeks (``24 w``) or days. Times, durations and intervals are
 converted to the model's time unit; rates to amount per model time unit.
 
+The same units serve single durations and lists of times outside a regimen
+(:func:`parse_duration`: ``"104 w"``; :func:`parse_times`: ``"0, 7, 14 d"``),
+as on the command line and in report specifications. A model's regimen is
+read with :func:`regimen_for_model`, which takes notation or the name of a
+``regimen.NAME:`` header of the model file.
+
 Every error is a :class:`~pkpd.errors.RegimenError` whose message starts
 with the 1-based position in the text and the offending word (also in its
 ``position`` attribute); ``"20 mg sc every 6 months x 3"`` gives
@@ -80,11 +86,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .dosing import Bolus, Infusion, Regimen, Reset
-from .errors import RegimenError, closest
+from .errors import RegimenError, closest, closest_match
 from .model import Model
 
-__all__ = ["parse_regimen", "format_regimen", "regimen_from_model", "model_regimens"]
+__all__ = ["parse_regimen", "format_regimen", "parse_duration", "parse_times",
+           "regimen_for_model", "regimen_from_model", "model_regimens"]
 
 # Minutes per unit: integers, so a conversion rounds once (3.5 h -> 3.5*60/1440 d == 3.5/24).
 _MINUTES = {"min": 1, "h": 60, "d": 1440, "w": 10080}
@@ -453,7 +462,6 @@ def _short(x: float, model_unit: str) -> str:
                 best = f"{s} {u}"
                 break
     return best
-    return best
 
 
 def format_regimen(regimen: Regimen, *, time_unit: str) -> str:
@@ -498,6 +506,117 @@ def format_regimen(regimen: Regimen, *, time_unit: str) -> str:
     return "; ".join(parts)
 
 
+# ------------------------------------------------------- durations and times
+def parse_duration(text: str, time_unit: str, *, what: str = "the duration") -> float:
+    """A duration such as ``"104w"``, ``"104 weeks"``, ``"730d"`` or ``"12 h"`` in ``time_unit``.
+
+    Parameters
+    ----------
+    text : str
+        A non-negative number and a time unit of the notation: ``min``
+        (``minute(s)``), ``h`` (``hr``, ``hour(s)``), ``d`` (``day(s)``) or
+        ``w`` (``wk``, ``week(s)``), with or without a space. A bare number
+        is taken to be in ``time_unit`` already.
+    time_unit : str
+        The model's time unit (its ``time:`` header), e.g. ``"day"`` or ``"h"``.
+    what : str
+        Names the value in error messages, e.g. ``"--until"``.
+
+    Returns
+    -------
+    float
+        The duration in ``time_unit`` (converted exactly through whole
+        minutes: ``"12 h"`` is 0.5 day).
+
+    Raises
+    ------
+    RegimenError
+        For text that is not one number and an optional time unit, a
+        negative or non-finite number, months or years (whose length varies:
+        give weeks or days), or a ``time_unit`` that is not a time unit. The
+        message starts with ``what`` and the text.
+
+    Examples
+    --------
+    >>> parse_duration("104w", "day")
+    728.0
+    >>> parse_duration("12 h", "day")
+    0.5
+    >>> parse_duration("36", "h")
+    36.0
+    """
+    try:
+        parser = _Parser(str(text), _time_unit(time_unit))
+        value, _ = parser.number(what)
+        if parser.peek().kind == "end":
+            return value
+        unit = parser.time_unit(what)
+        end = parser.peek()
+        if end.kind != "end":
+            raise parser.error(end, f"unexpected '{end.text}' after {what}; write a number and "
+                                    "a time unit, e.g. '104 w'")
+    except RegimenError as exc:
+        raise RegimenError(f"{what} {text!r}: {exc}") from None
+    return parser.convert(value, unit)
+
+
+def parse_times(text: str, time_unit: str, *, what: str = "the times") -> np.ndarray:
+    """A list of times such as ``"0, 7, 14 d"``, ``"0 1 2 4 8 24 h"`` or ``"0 12h 2d"``.
+
+    As in the notation's ``at 0, 7, 14 d``, a time unit applies to the
+    numbers before it back to the previous unit; numbers after the last unit
+    are in ``time_unit`` already. Commas are optional.
+
+    Parameters
+    ----------
+    text : str
+        Non-negative numbers and time units (see :func:`parse_duration`).
+    time_unit : str
+        The model's time unit.
+    what : str
+        Names the value in error messages, e.g. ``"--times"``.
+
+    Returns
+    -------
+    ndarray
+        The times in ``time_unit``, in the order given (not sorted).
+
+    Raises
+    ------
+    RegimenError
+        For anything but numbers, commas and time units, months or years,
+        or no number at all.
+
+    Examples
+    --------
+    >>> parse_times("0 1 2 w 21 d 30", "day")
+    array([ 0.,  7., 14., 21., 30.])
+    """
+    try:
+        parser = _Parser(str(text), _time_unit(time_unit))
+        out: list[float] = []
+        pending: list[float] = []
+        while parser.peek().kind != "end":
+            tok = parser.peek()
+            if tok.kind == "number":
+                pending.append(parser.number("a time")[0])
+            elif tok.kind == "punct" and tok.text == ",":
+                parser.take()
+            elif tok.kind == "word" and pending:
+                unit = parser.time_unit(what)
+                out += [parser.convert(v, unit) for v in pending]
+                pending = []
+            else:
+                raise parser.error(tok, f"expected a time (a number, then optionally a time "
+                                        f"unit), found '{tok.text}'")
+        out += pending
+    except RegimenError as exc:
+        raise RegimenError(f"{what} {text!r}: {exc}") from None
+    if not out:
+        raise RegimenError(f"{what}: no times given; write e.g. '0, 7, 14 d'")
+    return np.array(out, dtype=float)
+
+
 # ------------------------------------------------------------------- models
 def _meta(model: Model) -> dict[str, str]:
     return dict(model.meta)
@@ -510,6 +629,102 @@ def _route_targets(model: Model) -> dict[str, str]:
 def _norm_unit(u: str) -> str:
     u = u.strip().lower().replace("µ", "u").replace("μ", "u")
     return "ug" + u[3:] if u.startswith("mcg") else u
+
+
+_HEADER_NAME = re.compile(r"[^\W\d]\w*(\.\w+)?")
+
+
+def regimen_for_model(model: Model, text_or_name: str, *, default_target: str | None = None,
+                      label: str | None = None) -> Regimen:
+    """A regimen for ``model``: notation text, or the name of a regimen the model file declares.
+
+    Parameters
+    ----------
+    model : Model
+        Its ``time:`` header gives the time unit, its ``dose:`` header the
+        default target and its ``route.ROUTE: STATE`` headers (e.g.
+        ``route.sc: depot``) the target of each route.
+    text_or_name : str
+        Regimen notation (``"600 mg iv over 3.5 h every 24 w x 4"``; see the
+        module docstring), or a name: ``"default"`` (or ``"regimen"``) for the
+        ``regimen:`` header, ``"NAME"`` or ``"regimen.NAME"`` for a
+        ``regimen.NAME:`` header (read by :func:`regimen_from_model`).
+        Notation always starts with a number, so the two cannot be confused.
+    default_target : str, optional
+        Target of notation doses with neither ``into STATE`` nor a route
+        target (default: the model's ``dose:`` state). Not applied to a
+        named regimen, which is read as the model file says.
+    label : str, optional
+        Prefix of error messages, e.g. ``"--regimen '...'"``. Default:
+        ``"regimen 'TEXT'"`` for notation, none for a name (the messages of
+        :func:`regimen_from_model` name the model and the header).
+
+    Returns
+    -------
+    Regimen
+        Checked against the model: every target is a state, and every dose
+        with a unit has its target state's unit (pkpd does not convert
+        amounts; ``ug`` and ``mcg`` are the same unit).
+
+    Raises
+    ------
+    RegimenError
+        A name the model file does not declare (with the closest one), notation
+        that does not parse (the error's ``position`` attribute is kept), a
+        model without a ``time:`` header, an unknown target state or a dose
+        unit that differs from its state's.
+
+    Examples
+    --------
+    >>> from pkpd import load_model
+    >>> m = load_model("pk_1cmt_iv")
+    >>> regimen_for_model(m, "100 mg iv every 12 h x 2").doses[0].target
+    'central'
+    >>> regimen_for_model(m, "100 ug iv")
+    Traceback (most recent call last):
+    ...
+    pkpd.errors.RegimenError: regimen '100 ug iv': the dose unit 'ug' differs from the unit 'mg' of state 'central'; pkpd does not convert amounts, so write the dose in mg
+    """
+    if not isinstance(text_or_name, str):
+        raise RegimenError(f"a regimen in notation or a regimen name must be a str, got "
+                           f"{type(text_or_name).__name__}")
+    name = text_or_name.strip()
+    if not _HEADER_NAME.fullmatch(name):
+        return _checked(model, text_or_name, default_target, label or f"regimen {text_or_name!r}")
+    try:
+        return regimen_from_model(model, "regimen" if name == "default" else name)
+    except RegimenError as exc:
+        if label is None:
+            raise
+        err = RegimenError(f"{label}: {exc}")
+        err.position = getattr(exc, "position", None)  # type: ignore[attr-defined]
+        raise err from None
+
+
+def _checked(model: Model, text: str, default_target: str | None, label: str) -> Regimen:
+    """Notation ``text`` parsed for ``model`` and checked; errors start with ``label``."""
+    if not model.time_unit:
+        raise RegimenError(f"{label}: model '{model.name}' has no 'time:' header, so the "
+                           "regimen's times cannot be converted")
+    try:
+        regimen = parse_regimen(text, time_unit=model.time_unit,
+                                default_target=default_target or model.dose_target,
+                                targets=_route_targets(model))
+        regimen = regimen.check(model)
+    except RegimenError as exc:
+        err = RegimenError(f"{label}: {exc}")
+        err.position = getattr(exc, "position", None)  # type: ignore[attr-defined]
+        raise err from None
+    units = {s.name: s.unit for s in model.states}
+    for d in regimen:
+        if isinstance(d, Reset) or not d.unit or not units.get(d.target or ""):
+            continue
+        state_unit = units[d.target or ""]
+        if _norm_unit(d.unit) != _norm_unit(state_unit):
+            raise RegimenError(f"{label}: the dose unit '{d.unit}' differs from the unit "
+                               f"'{state_unit}' of state '{d.target}'; pkpd does not convert "
+                               f"amounts, so write the dose in {state_unit}")
+    return regimen
 
 
 def regimen_from_model(model: Model, key: str = "regimen") -> Regimen:
@@ -528,9 +743,9 @@ def regimen_from_model(model: Model, key: str = "regimen") -> Regimen:
     Returns
     -------
     Regimen
-        Checked against the model (every target is a state). A dose whose
-        unit differs from its target state's unit is an error, since pkpd
-        does not convert amounts.
+        Checked against the model as by :func:`regimen_for_model` (every
+        target is a state; a dose unit must be its target state's unit,
+        since pkpd does not convert amounts).
 
     Raises
     ------
@@ -542,31 +757,17 @@ def regimen_from_model(model: Model, key: str = "regimen") -> Regimen:
     full = key if key in meta or key.startswith("regimen") else f"regimen.{key}"
     if full not in meta:
         names = sorted(k for k in meta if k == "regimen" or k.startswith("regimen."))
+        if not names:
+            raise RegimenError(f"model '{model.name}' has no '{full}:' header; add a line such "
+                               "as 'regimen: 600 mg iv at 0 d' before the first [section]")
+        match = closest_match(full, names)
         raise RegimenError(f"model '{model.name}' has no '{full}:' header"
-                           + (f"{closest(full, names)}; regimens are: " + ", ".join(names)
-                              if names else "; add a line such as 'regimen: 600 mg iv at 0 d' "
-                              "before the first [section]"))
+                           + (f" (did you mean '{match}'?)" if match else "")
+                           + "; regimens are: " + ", ".join(names))
     if not model.time_unit:
         raise RegimenError(f"model '{model.name}' has no 'time:' header; the regimen's times "
                            "cannot be converted")
-    try:
-        regimen = parse_regimen(meta[full], time_unit=model.time_unit,
-                                default_target=model.dose_target, targets=_route_targets(model))
-        regimen = regimen.check(model)
-    except RegimenError as exc:
-        err = RegimenError(f"model '{model.name}', header '{full}': {exc}")
-        err.position = getattr(exc, "position", None)  # type: ignore[attr-defined]
-        raise err from None
-    units = {s.name: s.unit for s in model.states}
-    for d in regimen:
-        if isinstance(d, Reset) or not d.unit or not units.get(d.target or ""):
-            continue
-        if _norm_unit(d.unit) != _norm_unit(units[d.target or ""]):
-            raise RegimenError(
-                f"model '{model.name}', header '{full}': the dose unit '{d.unit}' differs from "
-                f"the unit '{units[d.target or '']}' of state '{d.target}'; pkpd does not convert "
-                f"amounts, so write the dose in {units[d.target or '']}")
-    return regimen
+    return _checked(model, meta[full], None, f"model '{model.name}', header '{full}'")
 
 
 def model_regimens(model: Model) -> dict[str, Regimen]:

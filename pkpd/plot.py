@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["plot_simulation", "plot_gof", "plot_individual_fits"]
+__all__ = ["plot_simulation", "plot_gof", "plot_individual_fits", "plot_population",
+           "plot_sensitivity_heatmap", "plot_tornado", "plot_global_sensitivity",
+           "plot_dose_response", "plot_curve_fit"]
 
 
 def _plt() -> Any:
@@ -30,6 +32,14 @@ def _interactive() -> bool:
     return "ipykernel" in sys.modules or hasattr(sys, "ps1")
 
 
+def _panels(n: int, ax: Any = None, *, height: float = 2.6, sharex: bool = False) -> tuple[Any, list]:
+    """A figure of ``n`` panels stacked vertically, or ``n`` times the given ``ax``."""
+    if ax is not None:
+        return ax.figure, [ax] * n
+    fig, axs = _plt().subplots(n, 1, figsize=(7, height * n), sharex=sharex, squeeze=False)
+    return fig, list(axs[:, 0])
+
+
 def plot_simulation(sim: Any, outputs: Sequence[str] | None = None, *, logy: bool = False,
                     ax: Any = None) -> Any:
     """Plot outputs (default: all) of a :class:`~pkpd.simulate.Simulation` against time.
@@ -48,16 +58,9 @@ def plot_simulation(sim: Any, outputs: Sequence[str] | None = None, *, logy: boo
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     names = list(outputs or sim.model.output_names or sim.model.state_names)
     units = {o.name: o.unit for o in sim.model.outputs} | {s.name: s.unit for s in sim.model.states}
-    if ax is not None:
-        axes = [ax] * len(names)
-        fig = ax.figure
-    else:
-        fig, axs = plt.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), sharex=True,
-                                squeeze=False)
-        axes = list(axs[:, 0])
+    fig, axes = _panels(len(names), ax, sharex=True)
     for a, name in zip(axes, names, strict=True):
         a.plot(sim.times, sim[name], lw=1.5)
         a.set_ylabel(f"{name}" + (f" [{units[name]}]" if units.get(name) else ""))
@@ -191,20 +194,13 @@ def plot_population(res: Any, outputs: Sequence[str] | None = None, *, logy: boo
     -------
     matplotlib.figure.Figure
     """
-    plt = _plt()
     names = list(outputs or res.model.output_names)
     qs = res.percentiles
     lo, hi = f"p{qs[0]:g}", f"p{qs[-1]:g}"
     mid = "p50" if 50.0 in qs else None
     bands = res.bands(names)
     units = {o.name: o.unit for o in res.model.outputs} | {s.name: s.unit for s in res.model.states}
-    if ax is not None:
-        axes = [ax] * len(names)
-        fig = ax.figure
-    else:
-        fig, axs = plt.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), sharex=True,
-                                squeeze=False)
-        axes = list(axs[:, 0])
+    fig, axes = _panels(len(names), ax, sharex=True)
     counts = res.offsets
     for a, name in zip(axes, names, strict=True):
         b = bands[bands["output"] == name]
@@ -332,5 +328,212 @@ def plot_global_sensitivity(res: Any, kind: str = "bar", qoi: str | None = None,
         raise ValueError(f"kind must be 'bar' or 'time', got {kind!r}")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dose_response(result: Any, kind: str = "endpoint", endpoint: str | None = None, *,
+                       x: str = "dose", output: str | None = None, fit: Any = None,
+                       logx: bool = False, logy: bool = False, ax: Any = None) -> Any:
+    """Plot a :class:`~pkpd.dose_response.DoseResponse` (its :meth:`plot` calls this).
+
+    Parameters
+    ----------
+    result : DoseResponse
+    kind : {"endpoint", "timecourse", "target"}
+        ``"endpoint"``: median and percentile band of each endpoint (or
+        ``endpoint``) against ``x`` (regimen names when ``x`` is not
+        known), with the curve of ``fit`` (a :class:`~pkpd.curves.CurveFit`)
+        if given. ``"timecourse"``: median and band of ``output`` (default:
+        the first output) against time, one colour per regimen. ``"target"``:
+        probability of target attainment per regimen with its interval, one
+        panel per endpoint with a target (or ``endpoint``).
+    endpoint : str, optional
+        One endpoint instead of all.
+    x : str
+        A column of ``result.design`` (``"dose"``, ``"interval"`` or a
+        :func:`~pkpd.dose_response.dose_grid` placeholder).
+    output : str, optional
+        Output or state of ``"timecourse"``.
+    fit : CurveFit, optional
+        Curve drawn over ``"endpoint"`` panels.
+    logx, logy : bool
+        Logarithmic axes (``logx`` for ``"endpoint"`` only).
+    ax : matplotlib Axes, optional
+        Draw a single panel into this axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind``, endpoint or output, or ``"target"`` without targets.
+    """
+    if kind == "endpoint":
+        return _dose_response_endpoint(result, endpoint, x, fit, logx, logy, ax)
+    if kind == "timecourse":
+        return _dose_response_timecourse(result, output, logy, ax)
+    if kind == "target":
+        return _dose_response_target(result, endpoint, ax)
+    raise ValueError(f"kind must be 'endpoint', 'timecourse' or 'target', got {kind!r}")
+
+
+def _dose_response_endpoint(dr: Any, endpoint: str | None, x: str, fit: Any, logx: bool,
+                            logy: bool, ax: Any) -> Any:
+    import numpy as np
+
+    names = [endpoint] if endpoint is not None else list(dr.endpoints)
+    for e in names:
+        dr._check_endpoint(e)
+    tab = dr.to_frame()
+    lo, hi = f"p{dr.percentiles[0]:g}", f"p{dr.percentiles[-1]:g}"
+    fig, axes = _panels(len(names), ax, height=3.2)
+    numeric = x in dr.design.columns and np.isfinite(
+        dr.design[x].to_numpy(dtype=float, na_value=np.nan)).all()
+    for a, e in zip(axes, names, strict=True):
+        g = tab[tab["endpoint"] == e]
+        if numeric:
+            xs = g["regimen"].map(dr.design.set_index("regimen")[x]).to_numpy(dtype=float)
+            order = np.argsort(xs, kind="stable")
+            g, xs = g.iloc[order], xs[order]
+            a.fill_between(xs, g[lo], g[hi], alpha=0.25, label=f"{lo}-{hi}")
+            a.plot(xs, g["median"], "o-", lw=1.5, label="median")
+            if fit is not None:
+                grid = (np.geomspace(max(xs[xs > 0].min(), 1e-12), xs.max(), 200) if logx
+                        else np.linspace(xs.min(), xs.max(), 200))
+                a.plot(grid, fit.predict(grid), "k--", lw=1.2,
+                       label=f"{fit.model}: ED50 {fit.ed50:.4g}")
+            unit = dr.design["dose_unit"].iloc[0] if x == "dose" else (
+                dr.model.time_unit if x == "interval" else "")
+            a.set_xlabel(f"{x}" + (f" [{unit}]" if unit else ""))
+            if logx:
+                a.set_xscale("log")
+        else:
+            pos = np.arange(len(g))
+            a.errorbar(pos, g["median"], yerr=[g["median"] - g[lo], g[hi] - g["median"]],
+                       fmt="o", capsize=4, label=f"median, {lo}-{hi}")
+            a.set_xticks(pos, g["regimen"], rotation=20, ha="right", fontsize=8)
+        if e in dr.targets:
+            a.axhline(dr.targets[e][1], color="C3", ls=":", lw=1,
+                      label=f"target {dr.targets[e][0]} {dr.targets[e][1]:g}")
+        unit = dr.endpoint_units[e]
+        a.set_ylabel(e + (f" [{unit}]" if unit else ""))
+        if logy:
+            a.set_yscale("log")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    axes[0].set_title(f"{dr.model.name}: {dr.n_subjects} subjects")
+    fig.tight_layout()
+    return fig
+
+
+def _dose_response_timecourse(dr: Any, output: str | None, logy: bool, ax: Any) -> Any:
+    from .errors import closest
+
+    m = dr.model
+    output = output or (m.output_names[0] if m.output_names else m.state_names[0])
+    first = next(iter(dr.time_courses.values()))
+    if output not in set(first["output"]):
+        known = list(dict.fromkeys(first["output"]))
+        raise ValueError(f"no output {output!r}{closest(output, known)}; outputs are: "
+                         + ", ".join(known))
+    fig, (a,) = _panels(1, ax, height=3.2)
+    lo, hi = f"p{dr.percentiles[0]:g}", f"p{dr.percentiles[-1]:g}"
+    mid = "p50" if "p50" in first.columns else None
+    for k, (name, b) in enumerate(dr.time_courses.items()):
+        b = b[b["output"] == output]
+        colour = f"C{k % 10}"
+        a.fill_between(b["time"], b[lo], b[hi], color=colour, alpha=0.2)
+        a.plot(b["time"], b[mid] if mid else (b[lo] + b[hi]) / 2, color=colour, lw=1.5,
+               label=name)
+    units = {o.name: o.unit for o in m.outputs} | {s.name: s.unit for s in m.states}
+    a.set_ylabel(output + (f" [{units[output]}]" if units.get(output) else ""))
+    a.set_xlabel(f"time [{m.time_unit}]" if m.time_unit else "time")
+    if logy:
+        a.set_yscale("log")
+    a.set_title(f"{m.name}: median and {lo}-{hi} of {dr.n_subjects} subjects")
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _dose_response_target(dr: Any, endpoint: str | None, ax: Any) -> Any:
+    import numpy as np
+
+    names = [endpoint] if endpoint is not None else [e for e in dr.endpoints if e in dr.targets]
+    if not names:
+        raise ValueError("no endpoint has a target; give targets= to dose_response")
+    for e in names:
+        dr._check_endpoint(e)
+        if e not in dr.targets:
+            raise ValueError(f"endpoint '{e}' has no target")
+    tab = dr.to_frame()
+    fig, axes = _panels(len(names), ax, height=3.2)
+    for a, e in zip(axes, names, strict=True):
+        g = tab[tab["endpoint"] == e]
+        pos = np.arange(len(g))
+        p = g["pta"].to_numpy(dtype=float)
+        a.bar(pos, p, color="C0", alpha=0.7)
+        a.errorbar(pos, p, yerr=[p - g["pta_lower"].to_numpy(dtype=float),
+                                 g["pta_upper"].to_numpy(dtype=float) - p],
+                   fmt="none", ecolor="k", capsize=4)
+        a.set_xticks(pos, g["regimen"], rotation=20, ha="right", fontsize=8)
+        a.set_ylim(0, 1.05)
+        op, thr = dr.targets[e]
+        a.set_ylabel(f"P({e} {op} {thr:g})")
+        a.grid(alpha=0.3, axis="y")
+    axes[0].set_title(f"{dr.model.name}: probability of target attainment "
+                      f"({100 * dr.confidence:g}% Wilson intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curve_fit(fit: Any, *, logx: bool | None = None, ax: Any = None, xlabel: str = "x",
+                   ylabel: str = "response") -> Any:
+    """Data and fitted curve of a :class:`~pkpd.curves.CurveFit` (its :meth:`plot` calls this).
+
+    Parameters
+    ----------
+    fit : CurveFit
+    logx : bool, optional
+        Logarithmic x axis (default: for ``"4pl"``). Points at ``x = 0``
+        are then drawn one decade below the smallest positive ``x``.
+    ax : matplotlib Axes, optional
+        Draw into this axes.
+    xlabel, ylabel : str
+        Axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import numpy as np
+
+    if ax is None:
+        fig, ax = _plt().subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    logx = fit.model == "4pl" if logx is None else logx
+    x = fit.x.copy()
+    pos = x[x > 0]
+    if logx and pos.size:
+        zero_at = pos.min() / 10
+        x[x <= 0] = zero_at
+        grid = np.geomspace(x.min(), x.max(), 200)
+        ax.set_xscale("log")
+    else:
+        grid = np.linspace(x.min(), x.max(), 200)
+    ax.scatter(x, fit.y, s=16, alpha=0.7, label="data")
+    lo, hi = fit.ed50_ci
+    ax.plot(grid, fit.predict(grid), lw=1.8,
+            label=f"{fit.model}: ED50 {fit.ed50:.4g} [{lo:.4g}, {hi:.4g}]")
+    ax.axvline(fit.ed50, color="k", lw=0.8, ls=":")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

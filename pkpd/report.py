@@ -23,10 +23,14 @@ Report specifications
 ``"simulate"``, ``"population"``, ``"fit"``, ``"sensitivity"`` or
 ``"dose_response"``. Specifications are data: nothing in them is evaluated;
 endpoints name a function of :mod:`pkpd.metrics` from a whitelist
-(:data:`ENDPOINT_METRICS`) and their keyword arguments are checked against
-its signature. Every mistake raises :class:`SpecError` (a
-:class:`~pkpd.errors.PkpdError` and a ``ValueError``) naming the section,
-the key and what is allowed.
+(:data:`ENDPOINT_METRICS`, the same as the command line's; see
+:mod:`pkpd.endpoints_spec`) and their keyword arguments are checked against
+its signature. Times are numbers in the model's time unit or durations such
+as ``"24 w"`` (:func:`pkpd.notation.parse_duration`); a regimen is notation
+or the name of a regimen of the model file
+(:func:`pkpd.notation.regimen_for_model`). Every mistake raises
+:class:`SpecError` (a :class:`~pkpd.errors.PkpdError` and a ``ValueError``)
+naming the section, the key and what is allowed.
 
 Examples
 --------
@@ -45,7 +49,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import html as _html
-import inspect
 import io
 import math
 import platform
@@ -54,7 +57,7 @@ import sys
 import textwrap
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from html.entities import html5
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,9 +65,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import metrics as _metrics
-from .errors import PkpdError, closest
+from .endpoints_spec import ENDPOINTS, endpoint_spec_from_table
+from .errors import PkpdError, SpecError, closest
 from .model import Model
+from .notation import parse_duration, regimen_for_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fit import FitResult
@@ -77,32 +81,12 @@ __all__ = ["Report", "SpecError", "report_from_spec", "run_report", "ENDPOINT_ME
 #: Distributions whose versions the provenance section lists.
 DEPENDENCIES = ("numpy", "scipy", "sympy", "pandas", "lmfit", "numba", "matplotlib", "SALib")
 
-#: Endpoint functions a specification may name (``metric = "..."``).
-ENDPOINT_METRICS: dict[str, Callable[..., _metrics.Endpoint]] = {
-    "auc": _metrics.auc,
-    "cmax": _metrics.cmax,
-    "tmax": _metrics.tmax,
-    "cmin": _metrics.cmin,
-    "ctrough": _metrics.ctrough,
-    "conc_at": _metrics.conc_at,
-    "nadir": _metrics.nadir,
-    "time_of_nadir": _metrics.time_of_nadir,
-    "pct_change_from_baseline": _metrics.pct_change_from_baseline,
-    "time_below": _metrics.time_below,
-    "time_above": _metrics.time_above,
-    "time_to_below": _metrics.time_to_below,
-    "time_to_recovery": _metrics.time_to_recovery,
-    "fraction_in_range": _metrics.fraction_in_range,
-}
+#: Endpoint functions a specification may name (``metric = "..."``):
+#: :data:`pkpd.endpoints_spec.ENDPOINTS`.
+ENDPOINT_METRICS = ENDPOINTS
 
-# keyword arguments of the endpoint functions that are times (a spec may write "24 w")
-_TIME_ARGS = frozenset({"time", "start", "end", "after", "baseline_time"})
 _MAX_TABLE_ROWS = 40
 _FLOAT = "{:.6g}".format
-
-
-class SpecError(PkpdError, ValueError):
-    """A report specification is invalid; the message names the section and key."""
 
 
 # =========================================================================== HTML helpers
@@ -1231,30 +1215,17 @@ def _model(ctx: _Ctx, i: int, kind: str, sec: Mapping) -> Model:
     return model
 
 
-_UNIT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]+)\s*$")
-
-
 def _time_value(ctx: _Ctx, i: int, kind: str, key: str, value: Any, model: Model) -> float:
     """A time: a number in the model's time unit, or text such as ``"24 w"``."""
-    from .notation import _MINUTES, _REJECTED_TIME, _TIME_WORDS
-
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ctx.err(i, kind, key, f"must be finite, got {value!r}")
         return float(value)
     if isinstance(value, str):
-        m = _UNIT_RE.match(value)
-        if m:
-            unit = m.group(2).lower()
-            if unit in _REJECTED_TIME:
-                raise ctx.err(i, kind, key, f"{value!r}: {_REJECTED_TIME[unit]}")
-            src = _TIME_WORDS.get(unit)
-            dst = _TIME_WORDS.get(model.time_unit.strip().lower())
-            if src is not None and dst is not None:
-                return float(m.group(1)) * _MINUTES[src] / _MINUTES[dst]
-            if dst is None:
-                raise ctx.err(i, kind, key, f"model '{model.name}' has time unit "
-                                            f"{model.time_unit!r}, which cannot be converted")
+        try:
+            return parse_duration(value, model.time_unit, what="the time")
+        except PkpdError as exc:
+            raise ctx.err(i, kind, key, str(exc)) from None
     raise ctx.err(i, kind, key, f"must be a number in the model's time unit "
                                 f"({model.time_unit}) or text such as \"24 w\", \"14 d\", \"12 h\" "
                                 f"(units min, h, d, w), got {value!r}")
@@ -1291,15 +1262,12 @@ def _grid(ctx: _Ctx, i: int, kind: str, sec: Mapping, model: Model) -> np.ndarra
 
 
 def _regimen(ctx: _Ctx, i: int, kind: str, key: str, text: Any, model: Model) -> Any:
-    from .notation import parse_regimen
-
     if not isinstance(text, str):
         raise ctx.err(i, kind, key, f"must be a regimen in the compact notation, e.g. "
-                                    f"\"600 mg iv over 3.5 h every 24 w x 4\", got {text!r}")
-    targets = {k.split(".", 1)[1]: v for k, v in model.meta if k.lower().startswith("route.")}
+                                    f"\"600 mg iv over 3.5 h every 24 w x 4\", or the name of a "
+                                    f"regimen of the model file, got {text!r}")
     try:
-        return parse_regimen(text, time_unit=model.time_unit, default_target=model.dose_target,
-                             targets=targets).check(model)
+        return regimen_for_model(model, text)
     except PkpdError as exc:
         raise ctx.err(i, kind, key, str(exc)) from None
 
@@ -1338,46 +1306,10 @@ def _endpoint(ctx: _Ctx, i: int, kind: str, key: str, spec: Any, model: Model,
 
     ``extra`` adds metrics allowed in this section only (``trough`` of dose-response).
     """
-    if not isinstance(spec, dict):
-        raise ctx.err(i, kind, key, f"an endpoint is a table such as {{ metric = \"ctrough\", "
-                                    f"output = \"bcells\", time = \"24 w\" }}, got {spec!r}")
-    allowed = dict(ENDPOINT_METRICS) | dict(extra or {})
-    metric = spec.get("metric")
-    if metric not in allowed:
-        raise ctx.err(i, kind, key, f"metric must be one of {', '.join(allowed)}, got "
-                                    f"{metric!r}{closest(str(metric), list(allowed))}")
-    fn = allowed[metric]
-    params = [p for p in inspect.signature(fn).parameters if p != "output"]
-    output = spec.get("output")
-    known = model.output_names + model.state_names
-    if output not in known:
-        raise ctx.err(i, kind, key, f"output must be an output or state of model '{model.name}'"
-                                    f"{closest(str(output), list(known))}; they are: "
-                                    f"{', '.join(known)}; got {output!r}")
-    kwargs: dict[str, Any] = {}
-    for k, v in spec.items():
-        if k in ("metric", "output", "name"):
-            continue
-        if k not in params:
-            raise ctx.err(i, kind, key, f"metric '{metric}' takes no argument '{k}'"
-                                        f"{closest(k, params)}; its arguments are: output, "
-                                        f"{', '.join(params)} (and name, a label)")
-        kwargs[k] = _time_value(ctx, i, kind, f"{key}.{k}", v, model) if k in _TIME_ARGS else v
-    units = {o.name: o.unit for o in model.outputs} | {s.name: s.unit for s in model.states}
-    if "unit" in params and "unit" not in kwargs:
-        kwargs["unit"] = units[output]
-    if "time_unit" in params and "time_unit" not in kwargs:
-        kwargs["time_unit"] = model.time_unit
     try:
-        ep = fn(output, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ctx.err(i, kind, key, f"metric '{metric}': {exc}") from None
-    name = spec.get("name")
-    if name is not None:
-        if not isinstance(name, str) or not name:
-            raise ctx.err(i, kind, f"{key}.name", f"must be a non-empty string, got {name!r}")
-        ep = replace(ep, name=name)
-    return ep
+        return endpoint_spec_from_table(spec, model, extra=extra).endpoint
+    except PkpdError as exc:
+        raise ctx.err(i, kind, key, str(exc)) from None
 
 
 def _endpoints(ctx: _Ctx, i: int, kind: str, sec: Mapping, model: Model) -> list:

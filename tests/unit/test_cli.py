@@ -330,6 +330,58 @@ def test_endpoint_and_duration_parsing():
     np.testing.assert_array_equal(parse_times("0 1 2 w 21 d 30", "day"), [0, 7, 14, 21, 30])
 
 
+def test_cli_uses_the_public_notation_and_the_one_endpoint_whitelist():
+    import pkpd.endpoints_spec as es
+    import pkpd.notation as notation
+    import pkpd.report as report
+    from pkpd.cli import ENDPOINTS
+
+    assert parse_duration is notation.parse_duration and parse_times is notation.parse_times
+    assert ENDPOINTS is es.ENDPOINTS and report.ENDPOINT_METRICS is es.ENDPOINTS
+
+
+def test_parse_endpoint_spec_converts_values_and_fills_units():
+    from pkpd.endpoints_spec import parse_endpoint_spec
+
+    m = load_model("ocrelizumab_bcell")  # time unit: day; bcells in cells/uL
+    s = parse_endpoint_spec("ctrough:bcells:time=24w", m)
+    assert s.metric == "ctrough" and s.keywords == {"time": 168.0, "unit": "cells/uL"}
+    t = np.array([0.0, 167.0, 168.0, 200.0])
+    assert float(s.endpoint((t, np.array([1.0, 2.0, 3.0, 4.0])))) == 2.0  # value before day 168
+    s = parse_endpoint_spec("time_below:bcells:threshold=10,start=36 h,end=3 w,unit=10^6/L", m)
+    assert s.keywords == {"threshold": 10.0, "start": 1.5, "end": 21.0, "unit": "10^6/L",
+                          "time_unit": "day"}
+    s = parse_endpoint_spec("CMAX:bcells", m)  # metric names are case-insensitive
+    assert s.metric == "cmax" and s.endpoint.name == "Cmax(bcells)"
+    # a given 'after' wins over last_dose
+    s = parse_endpoint_spec("time_to_recovery:bcells:threshold=40,after=1w", m, last_dose=672)
+    assert s.keywords["after"] == 7.0
+
+
+@pytest.mark.parametrize(("text", "error", "needle"), [
+    ("cmx:conc", "SpecError", "metric must be one of auc, cmax"),
+    ("cmax:cnc", "ModelError", "no output or state 'cnc'; outputs and states are: conc, central; "
+                               "did you mean 'conc'?"),
+    ("cmax:conc:strat=0", "SpecError", "cmax has no keyword 'strat'; its keywords are: start, "
+                                       "end, unit; did you mean 'start'?"),
+    ("time_to_recovery:conc:threshold=1", "SpecError", "time_to_recovery needs after"),
+    ("cmax:conc:start=0,start=1", "SpecError", "'start' is given twice"),
+    ("cmax:conc:start", "SpecError", "expected KEY=VALUE after the output"),
+    ("cmax:conc:start=3 months", "SpecError", "months differ in length"),
+    ("time_below:conc:threshold=inf", "SpecError", "is not a finite number"),
+    ("auc:conc:start=2,end=1", "SpecError", "start must be before end"),
+])
+def test_parse_endpoint_spec_errors(text, error, needle):
+    import pkpd.errors
+    from pkpd.endpoints_spec import parse_endpoint_spec
+
+    with pytest.raises(getattr(pkpd.errors, error)) as info:
+        parse_endpoint_spec(text, load_model("pk_1cmt_iv"))
+    msg = str(info.value)
+    assert msg.startswith(f"endpoint {text!r}: ") and needle in msg, msg
+    assert isinstance(info.value, ValueError)
+
+
 # ------------------------------------------------------------------ report
 def test_report_passes_spec_and_output(capsys, tmp_path, monkeypatch):
     import pkpd.report as report

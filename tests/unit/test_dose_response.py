@@ -209,7 +209,7 @@ def test_provenance_and_to_dict(pop_result, pk):
     p = pop_result.provenance()
     assert p["model"] == "pk_1cmt_iv"
     assert p["model_sha256"] == hashlib.sha256(pk.to_text().encode()).hexdigest()
-    assert p["regimens"]["dose=100"] == "100 mg IV into central at h 0"
+    assert p["regimens"]["dose=100"] == "100 mg IV into central at hour 0"
     assert p["n"] == 120 and p["seed"] == 7
     assert (p["method"], p["rtol"], p["atol"]) == ("auto", 1e-6, 1e-9)
     assert p["percentiles"] == [10.0, 50.0, 90.0]
@@ -303,6 +303,17 @@ def test_plots(emax_result, pop_result):
         pop_result.to_frame().query("endpoint == 'Cmax'")["pta"].tolist())
     fig4 = f.plot()
     assert len(fig4.axes) == 1
+    # the methods are thin wrappers of pkpd.plot: the same figure from the function
+    from pkpd.plot import plot_curve_fit, plot_dose_response
+
+    same = plot_dose_response(dr, "endpoint", fit=f, logx=True).axes[0]
+    for a, b in zip(same.lines, ax.lines, strict=True):
+        np.testing.assert_array_equal(a.get_xydata(), b.get_xydata())
+    direct = plot_curve_fit(f).axes[0]
+    np.testing.assert_array_equal(direct.lines[0].get_xydata(),
+                                  fig4.axes[0].lines[0].get_xydata())
+    _, panel = plt.subplots()
+    assert plot_dose_response(pop_result, "timecourse", ax=panel) is panel.figure
     with pytest.raises(ValueError, match="kind must be"):
         dr.plot("bars")
     with pytest.raises(ValueError, match="no endpoint has a target"):
@@ -332,6 +343,8 @@ def test_bad_inputs(pk, pk_pop):
         dose_response(pk, ["100 mg into gut at 0 h"], t, endpoints=ok)
     with pytest.raises(RegimenError, match="differs from the unit 'mg'"):
         dose_response(pk, ["100 ug at 0 h"], t, endpoints=ok)
+    with pytest.raises(RegimenError, match="no 'regimen.weekly:' header; add a line"):
+        dose_response(pk, {"w": "weekly"}, t, endpoints=ok)
     with pytest.raises(ValueError, match="n must be a positive whole number"):
         dose_response(pk_pop, ["100 mg at 0 h"], t, endpoints=ok, n=0)
     with pytest.raises(ValueError, match="nan_policy"):

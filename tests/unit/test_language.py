@@ -498,10 +498,15 @@ def test_templates_have_the_documented_structure():
 
 def test_unknown_library_name_suggests_the_closest(monkeypatch):
     monkeypatch.delenv("PKPD_MODEL_PATH", raising=False)
-    with pytest.raises(ModelError, match=r"no model named 'pk_1cmt_orl' in the library; did "
-                                         r"you mean 'pk_1cmt_oral'\?; available models: .*"
+    with pytest.raises(ModelError, match=r"no model named 'pk_1cmt_orl' in the library \(did "
+                                         r"you mean 'pk_1cmt_oral'\?\); available models: .*"
                                          r"pk_1cmt_iv"):
         load_model("pk_1cmt_orl")
+    with pytest.raises(ModelError, match=r"'PK_1cmt_IV' in the library \(did you mean "
+                                         r"'pk_1cmt_iv'\?\)"):
+        load_model("PK_1cmt_IV")
+    with pytest.raises(ModelError, match=r"no model named 'zzz' in the library; available"):
+        load_model("zzz")
     with pytest.raises(ModelError, match="does not exist"):
         load_model("no/such/file.pkpd")
     with pytest.raises(ModelError, match="needs a path or a model name"):
@@ -705,3 +710,17 @@ def test_random_expression_trees_round_trip(expr):
               outputs=[Output("y", expr)])
     text = model_to_text(m)
     assert parse_model(text) == m, text
+
+
+def test_closest_ignores_case_but_returns_the_real_name():
+    from pkpd.errors import closest, closest_match
+
+    # difflib alone: ratio('Cl', 'CL') = 0.5 < 0.6, so a case-sensitive match finds nothing
+    assert closest("Cl", ["CL", "V", "ka"]) == "; did you mean 'CL'?"
+    assert closest_match("cl", ["V", "CL"]) == "CL"
+    assert closest_match("ec5", ["EC50", "Emax"]) == "EC50"
+    assert closest_match("Centrl", ["depot", "central"]) == "central"
+    assert closest_match("xyz", ["CL", "V"]) is None
+    assert closest("xyz", ["CL", "V"]) == ""
+    # a difference in case only wins over a closer-looking spelling
+    assert closest_match("vmax", ["Vmax", "vma"]) == "Vmax"

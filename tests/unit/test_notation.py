@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 
 from pkpd import Bolus, Infusion, Regimen, RegimenError, Reset, parse_model
-from pkpd.notation import format_regimen, model_regimens, parse_regimen, regimen_from_model
+from pkpd.notation import (
+    format_regimen,
+    model_regimens,
+    parse_duration,
+    parse_regimen,
+    parse_times,
+    regimen_for_model,
+    regimen_from_model,
+)
 
 
 def day(text: str, **kw) -> Regimen:
@@ -189,6 +197,63 @@ def test_errors_outside_the_text():
         day("1 mg", targets={"nasal": "depot"})
 
 
+# --------------------------------------------------------------- durations and times
+@pytest.mark.parametrize(("text", "unit", "expected"), [
+    # (number of the text) * (minutes per text unit) / (minutes per model unit), by hand
+    ("104w", "day", 104 * 7), ("104 w", "day", 104 * 7), ("104 weeks", "day", 104 * 7),
+    ("2 wk", "h", 2 * 7 * 24), ("1 week", "min", 7 * 24 * 60),
+    ("730d", "h", 730 * 24), ("3 days", "w", 3 / 7), ("1 day", "day", 1.0),
+    ("12 h", "day", 0.5), ("36 hours", "day", 1.5), ("2 hr", "min", 120.0), ("1 hour", "h", 1.0),
+    ("90 min", "h", 1.5), ("30 minutes", "day", 30 / 1440), ("45 mins", "h", 0.75),
+    ("3.5h", "day", 3.5 / 24), ("1e2 min", "h", 100 / 60),
+    # a bare number is in the model's unit already
+    ("36", "h", 36.0), ("2.5", "day", 2.5), ("0", "w", 0.0),
+])
+def test_parse_duration_converts_units(text, unit, expected):
+    assert parse_duration(text, unit) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("6 months", r"the duration '6 months': position 3 \('months'\): months differ in length; "
+                 r"give weeks"),
+    ("2 mo", "months differ in length"),
+    ("1 y", "years differ in length; give weeks"),
+    ("2 years", "years differ in length"),
+    ("3 m", "'m' could mean minutes or months"),
+    ("w", r"expected the duration \(a number\)"),
+    ("", "found the end of the text"),
+    ("1 w 2", "unexpected '2' after the duration"),
+    ("-1 d", "unexpected character '-'"),
+    ("2 dys", "expected the time unit of the duration.*did you mean 'days'"),
+    ("1e999 d", "must be finite"),
+])
+def test_parse_duration_errors(text, pattern):
+    with pytest.raises(RegimenError, match=pattern) as info:
+        parse_duration(text, "day")
+    assert isinstance(info.value, ValueError)
+
+
+def test_parse_duration_names_the_value_and_checks_the_model_unit():
+    with pytest.raises(RegimenError, match=r"^--until '2 months': position 3"):
+        parse_duration("2 months", "h", what="--until")
+    with pytest.raises(RegimenError, match="time_unit must be a time unit"):
+        parse_duration("1 d", "month")
+
+
+def test_parse_times_units_apply_backwards():
+    t = parse_times("0 1 2 w 21 d 30", "day")
+    assert t.tolist() == [0, 7, 14, 21, 30]
+    assert parse_times("0, 7, 14 d", "h").tolist() == [0, 7 * 24, 14 * 24]
+    assert parse_times("0 12h 2d", "h").tolist() == [0, 12, 48]
+    assert parse_times("90 min, 3 hours", "h").tolist() == [1.5, 3.0]
+    assert parse_times("5 3 1", "day").tolist() == [5, 3, 1]  # kept in the given order
+    for bad, pattern in (("", "no times given"), ("0 7 months", "months differ"),
+                         ("d 1", "expected a time"), ("0; 1", "unexpected|expected a time"),
+                         ("1 2 years", "years differ")):
+        with pytest.raises(RegimenError, match=pattern):
+            parse_times(bad, "day", what="--times")
+
+
 # --------------------------------------------------------------- model headers
 MODEL = """
 name: demo
@@ -236,8 +301,8 @@ def test_regimen_from_model_errors():
         regimen_from_model(m, "bad_state")
     with pytest.raises(RegimenError, match=r"model 'demo', header 'regimen.bad_text': position 18"):
         regimen_from_model(m, "bad_text")
-    with pytest.raises(RegimenError, match=r"no 'regimen.weakly:' header; did you mean "
-                                           r"'regimen.weekly'\?; regimens are: regimen, "):
+    with pytest.raises(RegimenError, match=r"no 'regimen.weakly:' header \(did you mean "
+                                           r"'regimen.weekly'\?\); regimens are: regimen, "):
         regimen_from_model(m, "weakly")
     bare = parse_model(MODEL.replace("time: day\n", ""))
     with pytest.raises(RegimenError, match="no 'time:' header"):
@@ -255,3 +320,72 @@ def test_model_regimens_names_every_regimen_header():
     regimens = model_regimens(m)
     assert list(regimens) == ["default", "weekly"]
     assert regimens["default"] == regimen_from_model(m)
+
+
+def test_regimen_for_model_reads_notation_and_header_names():
+    m = parse_model(MODEL)
+    weekly = regimen_from_model(m, "weekly")
+    for name in ("weekly", "regimen.weekly", " weekly "):
+        assert regimen_for_model(m, name) == weekly
+    assert regimen_for_model(m, "default") == regimen_for_model(m, "regimen") == \
+        regimen_from_model(m)
+    # notation: times in the model's unit (day), route and dose: targets, checked
+    assert regimen_for_model(m, "20 mg sc at 12 h; 5 mg at 1 w") == Regimen((
+        Bolus(0.5, 20, "depot", unit="mg", route="SC"), Bolus(7, 5, "central", unit="mg")))
+    assert regimen_for_model(m, "5 mg at 0 d", default_target="depot").doses[0].target == "depot"
+    # a named regimen is read as the model file says, whatever default_target
+    assert regimen_for_model(m, "weekly", default_target="central") == weekly
+
+
+def test_regimen_for_model_errors():
+    m = parse_model(MODEL)
+    with pytest.raises(RegimenError, match=r"^regimen '20 ug sc': the dose unit 'ug' differs "
+                                           r"from the unit 'mg' of state 'depot'"):
+        regimen_for_model(m, "20 ug sc")
+    # ug and mcg are the same unit; the model's states are in mg
+    with pytest.raises(RegimenError, match="dose unit 'mcg' differs"):
+        regimen_for_model(m, "20 mcg")
+    with pytest.raises(RegimenError, match=r"'nowhere' is not a state of model 'demo'"):
+        regimen_for_model(m, "20 mg into nowhere")
+    with pytest.raises(RegimenError, match=r"^--regimen 'x': model 'demo' has no "
+                                           r"'regimen.x:' header") as info:
+        regimen_for_model(m, "x", label="--regimen 'x'")
+    with pytest.raises(RegimenError, match=r"^--regimen '1 mg every 6 months x 2': position 14 "
+                                           r"\('months'\)") as info:
+        regimen_for_model(m, "1 mg every 6 months x 2", label="--regimen '1 mg every 6 months x 2'")
+    assert info.value.position == 14
+    with pytest.raises(RegimenError, match=r"has no 'regimen.weakly:' header \(did you mean "
+                                           r"'regimen.weekly'\?\)"):
+        regimen_for_model(m, "weakly")
+    with pytest.raises(RegimenError, match="must be a str"):
+        regimen_for_model(m, 20)
+    bare = parse_model(MODEL.replace("time: day\n", ""))
+    with pytest.raises(RegimenError, match="has no 'time:' header"):
+        regimen_for_model(bare, "20 mg at 0 d")
+
+
+@pytest.mark.parametrize(("unit", "words"), [
+    ("day", "20 mg SC into depot at day 0;\n20 mg SC into depot at day 7;\n"
+            "300 mg IV over 2.5 h into central at day 14"),
+    ("d", "20 mg SC into depot at day 0;\n20 mg SC into depot at day 7;\n"
+          "300 mg IV over 2.5 h into central at day 14"),
+    ("h", "20 mg SC into depot at hour 0;\n20 mg SC into depot at hour 168;\n"
+          "300 mg IV over 2.5 h into central at hour 336"),
+    ("w", "20 mg SC into depot at week 0;\n20 mg SC into depot at week 1;\n"
+          "300 mg IV over 0.014881 w into central at week 2"),
+])
+def test_in_words_puts_the_time_unit_before_the_number(unit, words):
+    r = parse_regimen("20 mg sc at 0, 7 d; 300 mg iv over 2.5 h at 14 d", time_unit=unit,
+                      targets={"sc": "depot"}, default_target="central")
+    assert r.in_words(unit) == words
+
+
+def test_in_words_repeats_steady_state_resets_and_other_units():
+    r = parse_regimen("20 mg sc every 1 w x 4 from 2 w; 5 mg every 12 h x 2 ss", time_unit="h",
+                      targets={"sc": "depot"}, default_target="central")
+    assert r.in_words("h").splitlines() == [
+        "5 mg into central at steady state every 12 h from hour 0, 2 times;",
+        "20 mg SC into depot every 168 h, 4 times from hour 336"]
+    assert (Bolus(3, 1, "A") + Reset(5)).in_words("s") == \
+        "1 into A at 3 s;\nreset all states at 5 s"
+    assert Regimen((Bolus(3, 1, "A"),)).in_words() == "1 into A at time 3"

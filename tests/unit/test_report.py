@@ -331,6 +331,17 @@ def test_spec_population_seed_changes_the_subjects(tmp_path):
      'regimen = "100 mg at 0 h"\nuntil = 24\nendpoint = { metric = "cmax", output = "conc" }\n'
      'params = { CL = [2, "x"] }\n', 1, "params", "[low, high]"),
     ('[[section]]\nkind = "fit"\nspec = "nowhere.toml"\n', 1, "spec", "does not exist"),
+    ('[[section]]\nkind = "simulate"\nmodel = "pk_1cmt_iv"\nregimen = "100 ug at 0 h"\n'
+     'until = "1 d"\n', 1, "regimen", "does not convert amounts"),
+    ('[[section]]\nkind = "simulate"\nmodel = "pk_1cmt_iv"\nregimen = "weekly"\n'
+     'until = "1 d"\n', 1, "regimen", "no 'regimen.weekly:' header"),
+    ('[[section]]\nkind = "sensitivity"\nmethod = "local"\nmodel = "pk_1cmt_iv"\n'
+     'regimen = "100 mg at 0 h"\nuntil = 24\n'
+     'endpoint = { metric = "ctrough", output = "conc", time = "2 years" }\n', 1, "endpoint",
+     "years differ in length"),
+    ('[[section]]\nkind = "sensitivity"\nmethod = "local"\nmodel = "pk_1cmt_iv"\n'
+     'regimen = "100 mg at 0 h"\nuntil = 24\n'
+     'endpoint = { metric = "cmax", output = "cnc" }\n', 1, "endpoint", "did you mean 'conc'"),
 ])
 def test_spec_errors_name_section_and_key(tmp_path, text, section, key, hint):
     path = write(tmp_path, 'title = "bad"\nseed = 1\n' + text)
@@ -465,3 +476,60 @@ endpoint = { metric = "auc", output = "conc", method = "linlog" }
     assert "Sensitivity (morris): pk_1cmt_iv" in text
     assert re.search(r"<th class=\"l\">used by</th>.*Sensitivity \(morris\): pk_1cmt_iv</th>"
                      r"<td class=\"l\">5<", text, flags=re.S)
+
+
+# --------------------------------------------------------------------------- shared readers
+def test_spec_error_is_the_one_of_pkpd_errors():
+    import pkpd.errors
+
+    assert SpecError is pkpd.errors.SpecError
+    assert issubclass(SpecError, PkpdError) and issubclass(SpecError, ValueError)
+
+
+def test_endpoint_tables_are_read_like_endpoint_text():
+    from pkpd.dose_response import trough
+    from pkpd.endpoints_spec import endpoint_spec_from_table, parse_endpoint_spec
+
+    m = load_model("pk_1cmt_iv")  # time unit h, conc in mg/L
+    table = endpoint_spec_from_table({"metric": "ctrough", "output": "conc", "time": "0.5 d"}, m)
+    text = parse_endpoint_spec("ctrough:conc:time=0.5d", m)
+    assert table.keywords == text.keywords == {"time": 12.0, "unit": "mg/L"}
+    assert table.endpoint.name == text.endpoint.name == "Ctrough(conc, 12)"
+    named = endpoint_spec_from_table({"metric": "auc", "output": "conc", "start": 0, "end": "1 d",
+                                      "method": "linlog", "name": "exposure"}, m)
+    assert named.endpoint.name == "exposure" and named.keywords["end"] == 24.0
+    # AUC of C = 2 exp(-t) over [0, 24] h on a fine grid, against the closed form
+    t = np.linspace(0, 24, 2401)
+    assert float(named.endpoint((t, 2 * np.exp(-t)))) == pytest.approx(2 * (1 - np.exp(-24)),
+                                                                        rel=1e-6)
+    # an extra metric; a TOML integer stays an integer (trough's dose must be whole)
+    tr = endpoint_spec_from_table({"metric": "trough", "output": "conc", "dose": 2}, m,
+                                  extra={"trough": trough})
+    assert tr.keywords["dose"] == 2 and "dose 2" in tr.endpoint.name
+    with pytest.raises(SpecError, match="metric must be one of .*trough"):
+        endpoint_spec_from_table({"metric": "troff", "output": "conc"}, m, extra={"trough": trough})
+    with pytest.raises(SpecError, match="metric must be one of auc"):
+        endpoint_spec_from_table({"metric": "trough", "output": "conc"}, m)
+    with pytest.raises(SpecError, match="name must be a non-empty string"):
+        endpoint_spec_from_table({"metric": "cmax", "output": "conc", "name": ""}, m)
+    with pytest.raises(SpecError, match="an endpoint is a table"):
+        endpoint_spec_from_table("cmax:conc", m)
+    with pytest.raises(SpecError, match="method must be text"):
+        endpoint_spec_from_table({"metric": "auc", "output": "conc", "method": 1}, m)
+    with pytest.raises(SpecError, match="threshold must be a number"):
+        endpoint_spec_from_table({"metric": "time_below", "output": "conc", "threshold": [1]}, m)
+
+
+def test_spec_regimen_may_name_a_regimen_of_the_model_file(tmp_path):
+    (tmp_path / "one.pkpd").write_text(
+        "name: one\ntime: h\ndose: central\nregimen.twice: 100 mg iv every 12 h x 2\n"
+        "[parameters]\nCL = 3 [L/h]\nV = 30 [L]\n[states]\ncentral = 0 [mg]\n"
+        "[equations]\nd/dt(central) = -CL/V*central\n[outputs]\nconc = central/V [mg/L]\n",
+        encoding="utf-8")
+    path = write(tmp_path, 'title = "named"\n[[section]]\nkind = "simulate"\nmodel = "one.pkpd"\n'
+                           'regimen = "twice"\ntimes = [0, 12, "1 d"]\n')
+    text = report_from_spec(path).to_html()
+    assert "every 12 h, 2 times from hour 0" in text
+    # C(24) = 100/V (exp(-k 24) + exp(-k 12)), k = CL/V (closed form)
+    k = 3 / 30
+    assert f"<td>{100 / 30 * (math.exp(-k * 24) + math.exp(-k * 12)):.6g}</td>" in text
