@@ -100,9 +100,14 @@ def _at(t: float, time_unit: str) -> str:
     return f"{noun} {_fmt(t)}" if noun else f"{_fmt(t)} {time_unit.strip()}"
 
 
+_HOURS_PER = {"day": 24.0, "d": 24.0, "days": 24.0, "week": 168.0, "w": 168.0, "weeks": 168.0}
+
+
 def _fmt_duration(d: float, time_unit: str) -> str:
-    if time_unit in ("day", "d", "days") and d < 1:
-        return f"{_fmt(round(d * 24, 6))} h"
+    """A duration shorter than one day/week unit reads in hours (3.5 h, not 0.0208 w)."""
+    per = _HOURS_PER.get(time_unit)
+    if per is not None and d < 1:
+        return f"{_fmt(round(d * per, 6))} h"
     return f"{_fmt(d)} {time_unit}".strip()
 
 

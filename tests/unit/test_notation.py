@@ -372,7 +372,7 @@ def test_regimen_for_model_errors():
     ("h", "20 mg SC into depot at hour 0;\n20 mg SC into depot at hour 168;\n"
           "300 mg IV over 2.5 h into central at hour 336"),
     ("w", "20 mg SC into depot at week 0;\n20 mg SC into depot at week 1;\n"
-          "300 mg IV over 0.014881 w into central at week 2"),
+          "300 mg IV over 2.5 h into central at week 2"),
 ])
 def test_in_words_puts_the_time_unit_before_the_number(unit, words):
     r = parse_regimen("20 mg sc at 0, 7 d; 300 mg iv over 2.5 h at 14 d", time_unit=unit,
