@@ -637,8 +637,9 @@ def _censoring(outputs: list[str], censoring: Any, obs: pd.DataFrame) -> dict[st
             raise FitError(f"censoring for '{o}' must be 'm3' (likelihood of being below the "
                            f"limit) or 'drop' (ignore censored rows); got {v!r}")
         out[o] = v
-    return {o: out.get(o, "m3") for o in outputs
-            if bool((obs.loc[obs["output"] == o, "cens"] == 1).any())}
+    names = obs["output"].to_numpy()
+    cens = obs["cens"].to_numpy() == 1
+    return {o: out.get(o, "m3") for o in outputs if bool(np.any(cens & (names == o)))}
 
 
 def _subject_covariates(model: Model, s: Subject) -> tuple:

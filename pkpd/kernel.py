@@ -491,6 +491,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     iasti = 0
     nonsti = 0
     facold = 1e-4
+    lfacold = 0.04 * np.log(facold)  # 0.04 * log(facold): one exp and one log per step
     h = 0.0
     while True:
         # apply all breakpoints at time t
@@ -698,10 +699,11 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         z[i] = znew[i]
                         f0[i] = k7[i]
                     t = t_seg if last else tn
-                    fac11 = en ** 0.17
-                    fac = fac11 / facold ** 0.04
+                    # Lund stabilisation, fac = en**0.17 / facold**0.04, without two pow calls
+                    len_ = np.log(en) if en > 0.0 else -1e300
+                    fac = np.exp(0.17 * len_ - lfacold)
                     fac = max(0.1, min(5.0, fac / 0.9))
-                    facold = max(en, 1e-4)
+                    lfacold = 0.04 * max(len_, -9.210340371976182)  # log(1e-4)
                     h = h / fac
                     if hmax > 0.0 and h > hmax:
                         h = hmax

