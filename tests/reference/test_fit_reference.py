@@ -59,9 +59,11 @@ def test_theophylline_per_subject_fits_match_closed_form_least_squares(theoph):
         r = fits[s.id]
         got = np.array([r.params["ka"], r.params["CL"], r.params["V"]])
         np.testing.assert_allclose(got, ref, rtol=5e-5, err_msg=f"ID {s.id}")
-        # sigma is the ML estimate sqrt(SSE / n), the OFV the Gaussian -2LL at it
+        # sigma is the ML estimate sqrt(SSE / n), the OFV the Gaussian -2LL at it (4
+        # significant digits, as for the structural parameters; the optimiser's default
+        # ftol/xtol of 1e-8 stops within that)
         n = len(obs)
-        assert r.params["sigma_add_conc"] == pytest.approx(np.sqrt(sse / n), rel=1e-5)
+        assert r.params["sigma_add_conc"] == pytest.approx(np.sqrt(sse / n), rel=5e-5)
         assert r.ofv == pytest.approx(n * (np.log(2 * np.pi * sse / n) + 1), rel=1e-6)
 
 
