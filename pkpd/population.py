@@ -835,7 +835,7 @@ def simulate_population(population: Population | pd.DataFrame,
         Percentiles of the summary bands.
     method, rtol, atol, hmax, max_steps
         As in :func:`pkpd.simulate`, except that ``"auto"`` never takes the
-        exact linear path: every subject is integrated (Dormand-Prince,
+        exact linear path: every subject is integrated (Tsitouras 5(4),
         switching to Rodas4 if stiff).
 
     Returns

@@ -10,10 +10,10 @@ Methods
 ``"auto"`` (default)
     The exact solution when the model is linear time-invariant (1-, 2-,
     3-compartment PK and other linear systems, see :mod:`pkpd.analytic`) and
-    no covariate varies in time; otherwise Dormand-Prince 5(4), switching to
+    no covariate varies in time; otherwise Tsitouras 5(4), switching to
     Rodas4 for the rest of the run if the problem turns out stiff.
-``"nonstiff"`` (alias ``"dopri5"``)
-    Dormand-Prince 5(4) with 4th-order dense output.
+``"nonstiff"`` (alias ``"tsit5"``; ``"dopri5"`` is kept as an old alias)
+    Tsitouras 5(4) (Tsit5, 2011) with its 4th-order dense output.
 ``"stiff"`` (alias ``"rodas4"``)
     Rodas4, a stiffly accurate Rosenbrock method with the analytic Jacobian.
 ``"analytic"``
@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["simulate", "Simulation", "prepare", "Prepared"]
 
-_METHODS = {"auto": 2, "nonstiff": 0, "dopri5": 0, "stiff": 1, "rodas4": 1, "analytic": -1}
+_METHODS = {"auto": 2, "nonstiff": 0, "tsit5": 0, "dopri5": 0, "stiff": 1, "rodas4": 1, "analytic": -1}
 _INTERP = {"locf": 1, "nocb": 2, "linear": 3}
 _STATUS = {1: "too many steps (raise max_steps, or the problem may be stiff: method='stiff')",
            2: "step size became too small (a singularity or a discontinuity the model does not declare)",
