@@ -101,8 +101,8 @@ class FitError(PkpdError, RuntimeError):
 
 
 class SpecError(PkpdError, ValueError):
-    """A specification is invalid: a report specification (:func:`pkpd.report.report_from_spec`)
-    or an endpoint given as text or a TOML table (:mod:`pkpd.endpoints_spec`); the message
+    """A specification is invalid: a report specification (:func:`pkpd.report.report_from_spec`),
+    a fit specification (:func:`pkpd.fit.run_fit`) or an endpoint given as text or a TOML table (:mod:`pkpd.endpoints_spec`); the message
     names where (file, section, key) and what is allowed."""
 
 

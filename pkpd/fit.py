@@ -91,7 +91,7 @@ from scipy import special, stats
 
 from .data import OBSERVATION_COLUMNS, Dataset, Subject, read_nonmem
 from .dosing import Reset, as_regimen
-from .errors import DataError, FitError, PkpdError, SimulationError, closest
+from .errors import DataError, FitError, PkpdError, SimulationError, SpecError, closest
 from .model import Model
 from .simulate import Prepared, prepare
 
@@ -1742,18 +1742,18 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise FitError(f"fit specification {path} does not exist") from exc
+        raise SpecError(f"fit specification {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise FitError(f"{path}: invalid TOML: {exc}") from exc
+        raise SpecError(f"{path}: invalid TOML: {exc}") from exc
     known = {"name", "description", "model", "dataset", "parameters", "fixed", "error",
              "censoring", "options", "data", "source"}
     for k in spec:
         if k not in known:
-            raise FitError(f"{path}: unknown key '{k}'{_closest(k, sorted(known))}; keys are: "
+            raise SpecError(f"{path}: unknown key '{k}'{_closest(k, sorted(known))}; keys are: "
                            + ", ".join(sorted(known)))
     for need in ("model", "dataset"):
         if need not in spec:
-            raise FitError(f"{path}: the specification needs '{need}'")
+            raise SpecError(f"{path}: the specification needs '{need}'")
     name = spec.get("name", path.stem)
     model_ref = spec["model"]
     if model_ref.endswith(".pkpd") or "/" in model_ref:

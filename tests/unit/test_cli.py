@@ -247,6 +247,11 @@ def test_fit_reports_invalid_toml(capsys, tmp_path):
     bad.write_text('name = "x"\nmodel = [\n')
     code, _, err = run(capsys, "fit", str(bad))
     assert "invalid TOML" in assert_one_line_error(code, err)
+    # a well-formed file with an unknown key is bad input too: exit status 2
+    typo = tmp_path / "typo.toml"
+    typo.write_text('model = "pk_1cmt_oral"\ndataset = "theoph"\nparamters = {}\n')
+    code, _, err = run(capsys, "fit", str(typo))
+    assert "unknown key 'paramters'" in assert_one_line_error(code, err, expected_code=2)
 
 
 # ------------------------------------------------------------------ sensitivity

@@ -11,7 +11,7 @@ import pytest
 
 from pkpd import Bolus, Dataset, Subject, datasets, simulate
 from pkpd.dosing import as_regimen
-from pkpd.errors import DataError, FitError
+from pkpd.errors import DataError, FitError, SpecError
 from pkpd.fit import (
     FitResult,
     SubjectFits,
@@ -427,5 +427,6 @@ def test_run_fit_writes_estimates_and_summary(tmp_path):
 def test_run_fit_rejects_unknown_keys(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text('model = "pk_1cmt_oral"\ndataset = "theoph"\nparamters = {}\n')
-    with pytest.raises(FitError, match="unknown key 'paramters'.*did you mean 'parameters'"):
+    # a bad specification is bad input (SpecError, a ValueError: `pkpd fit` exits with 2)
+    with pytest.raises(SpecError, match="unknown key 'paramters'.*did you mean 'parameters'"):
         run_fit(p, tmp_path)
