@@ -144,6 +144,19 @@ _RGAMMA = np.array([0.25, -0.1043, 0.1035, -0.0362, 0.0, 0.0])
 
 
 
+def _call_model(context, builder, signature, args, ptrs):
+    """LLVM for ``model_fn(which, t, y, p, out)`` called at address ``args[0]`` (codegen of
+    :func:`_mcall` and :func:`_mcallp`; ``ptrs`` are the data pointers of ``y, p, out``)."""
+    dbl = ir.DoubleType()
+    fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64), dbl, dbl.as_pointer(),
+                                            dbl.as_pointer(), dbl.as_pointer()])
+    a = context.cast(builder, args[0], signature.args[0], types.int64)
+    w = context.cast(builder, args[1], signature.args[1], types.int64)
+    tt = context.cast(builder, args[2], signature.args[2], types.float64)
+    builder.call(builder.inttoptr(a, fnty.as_pointer()), [w, tt, *ptrs])
+    return context.get_dummy_value()
+
+
 @intrinsic
 def _mcall(typingctx, addr, which, t, y, p, out):
     """Call the model function at address ``addr`` with the data pointers of ``y, p, out``.
@@ -156,17 +169,9 @@ def _mcall(typingctx, addr, which, t, y, p, out):
     sig = types.void(addr, which, t, y, p, out)
 
     def codegen(context, builder, signature, args):
-        a, w, tt, ya, pa, oa = args
-        dbl = ir.DoubleType()
-        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64), dbl, dbl.as_pointer(),
-                                                dbl.as_pointer(), dbl.as_pointer()])
-        a = context.cast(builder, a, signature.args[0], types.int64)
-        w = context.cast(builder, w, signature.args[1], types.int64)
-        tt = context.cast(builder, tt, signature.args[2], types.float64)
         ptrs = [context.make_array(ty)(context, builder, v).data
-                for ty, v in zip(signature.args[3:], (ya, pa, oa), strict=True)]
-        builder.call(builder.inttoptr(a, fnty.as_pointer()), [w, tt, *ptrs])
-        return context.get_dummy_value()
+                for ty, v in zip(signature.args[3:], args[3:], strict=True)]
+        return _call_model(context, builder, signature, args, ptrs)
 
     return sig, codegen
 
@@ -190,15 +195,7 @@ def _mcallp(typingctx, addr, which, t, y, p, out):
     sig = types.void(addr, which, t, y, p, out)
 
     def codegen(context, builder, signature, args):
-        a, w, tt, ya, pa, oa = args
-        dbl = ir.DoubleType()
-        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64), dbl, dbl.as_pointer(),
-                                                dbl.as_pointer(), dbl.as_pointer()])
-        a = context.cast(builder, a, signature.args[0], types.int64)
-        w = context.cast(builder, w, signature.args[1], types.int64)
-        tt = context.cast(builder, tt, signature.args[2], types.float64)
-        builder.call(builder.inttoptr(a, fnty.as_pointer()), [w, tt, ya, pa, oa])
-        return context.get_dummy_value()
+        return _call_model(context, builder, signature, args, list(args[3:]))
 
     return sig, codegen
 
