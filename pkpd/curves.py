@@ -203,6 +203,23 @@ def michaelis_menten(x: Any, Vmax: float, Km: float) -> float | np.ndarray:
 
 
 # --------------------------------------------------------------------------- model table
+def bounds_hit(params: Mapping[str, float],
+               bounds: Mapping[str, tuple[float, float]]) -> dict[str, str]:
+    """Parameters within 1e-6 (relative) of a finite bound: name -> "lower" or "upper".
+
+    Shared by :class:`CurveFit` and :class:`pkpd.fit.FitResult`.
+    """
+    out = {}
+    for k, v in params.items():
+        lo, hi = bounds[k]
+        tol = 1e-6 * max(abs(v), 1e-12)
+        if math.isfinite(lo) and v - lo <= tol:
+            out[k] = "lower"
+        elif math.isfinite(hi) and hi - v <= tol:
+            out[k] = "upper"
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Curve:
     name: str
@@ -454,15 +471,7 @@ class CurveFit:
     @property
     def at_bound(self) -> dict[str, str]:
         """Parameters within 1e-6 (relative) of a bound: name -> "lower" or "upper"."""
-        out = {}
-        for k, v in self.params.items():
-            lo, hi = self.bounds[k]
-            tol = 1e-6 * max(abs(v), 1e-12)
-            if math.isfinite(lo) and v - lo <= tol:
-                out[k] = "lower"
-            elif math.isfinite(hi) and hi - v <= tol:
-                out[k] = "upper"
-        return out
+        return bounds_hit(self.params, self.bounds)
 
     @property
     def residuals(self) -> np.ndarray:

@@ -89,6 +89,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .curves import bounds_hit
 from .data import OBSERVATION_COLUMNS, Dataset, Subject, read_nonmem
 from .dosing import Reset, as_regimen
 from .errors import DataError, FitError, PkpdError, SimulationError, SpecError, closest
@@ -790,15 +791,7 @@ class FitResult:
     @property
     def at_bound(self) -> dict[str, str]:
         """Parameters at (within 1e-6 relative of) a bound: name -> "lower" or "upper"."""
-        out = {}
-        for n, v in self.params.items():
-            lo, hi = self.bounds[n]
-            tol = 1e-6 * max(abs(v), 1e-12)
-            if math.isfinite(lo) and v - lo <= tol:
-                out[n] = "lower"
-            elif math.isfinite(hi) and hi - v <= tol:
-                out[n] = "upper"
-        return out
+        return bounds_hit(self.params, self.bounds)
 
     def raise_for_status(self) -> FitResult:
         """Raise :class:`~pkpd.errors.FitError` unless the fit succeeded; return self."""
@@ -1164,28 +1157,37 @@ def fit_each(model: Model, data: Any, *, n_jobs: int = 1, progress: bool | None 
     if n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be -1 (all cores) or a positive integer, got {n_jobs}")
     workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
-    fits: list[FitResult] = []
+    fits = _run_jobs(_fit_dataset, [(model, one, opts) for one in subjects], workers, bar)
+    return SubjectFits(tuple(fits), tuple(r.data.subjects[0].id for r in fits))
+
+
+def _run_jobs(fn: Any, jobs: list[tuple], workers: int, bar: Any) -> list:
+    """``[fn(*args) for args in jobs]``, in order, in this process (``workers == 1``) or in
+    up to ``workers`` spawned processes (fork is unsafe once numba has started threads);
+    advances and finally closes the progress bar ``bar`` (or None)."""
     try:
-        if workers == 1 or len(subjects) == 1:
-            for one in subjects:
-                fits.append(_fit_dataset(model, one, opts))
+        if workers == 1 or len(jobs) == 1:
+            out = []
+            for args in jobs:
+                out.append(fn(*args))
                 if bar is not None:
                     bar.update(1)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-            ctx = multiprocessing.get_context("spawn")  # fork is unsafe once numba has threads
-            with ProcessPoolExecutor(min(workers, len(subjects)), mp_context=ctx) as pool:
-                for r in pool.map(_fit_dataset, [model] * len(subjects), subjects,
-                                  [opts] * len(subjects)):
-                    fits.append(r)
-                    if bar is not None:
-                        bar.update(1)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+            futures = [pool.submit(fn, *args) for args in jobs]
+            out = []
+            for fu in futures:
+                out.append(fu.result())
+                if bar is not None:
+                    bar.update(1)
+            return out
     finally:
         if bar is not None:
             bar.close()
-    return SubjectFits(tuple(fits), tuple(r.data.subjects[0].id for r in fits))
 
 
 def _build(model: Model, dataset: Dataset, opts: Mapping[str, Any]) -> _Problem:
@@ -1599,7 +1601,6 @@ def bootstrap(result: FitResult, n: int = 200, *, kind: str = "case",
     Bootstrap
     """
     import sys
-    from concurrent.futures import ProcessPoolExecutor
 
     if kind not in ("case", "parametric"):
         raise FitError(f"kind must be 'case' or 'parametric'; got {kind!r}")
@@ -1622,25 +1623,8 @@ def bootstrap(result: FitResult, n: int = 200, *, kind: str = "case",
             bar = tqdm(total=n, desc=f"{kind} bootstrap")
         except ImportError:  # pragma: no cover - optional dependency
             bar = None
-    results: list[tuple] = []
-    if jobs == 1:
-        for d in data:
-            results.append(_bootstrap_one(base_model, d, opts, result.params))
-            if bar is not None:
-                bar.update()
-    else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=ctx) as pool:
-            futures = [pool.submit(_bootstrap_one, base_model, d, opts, result.params)
-                       for d in data]
-            for fu in futures:
-                results.append(fu.result())
-                if bar is not None:
-                    bar.update()
-    if bar is not None:
-        bar.close()
+    results = _run_jobs(_bootstrap_one, [(base_model, d, opts, result.params) for d in data],
+                        jobs, bar)
     names = list(result.params)
     table = pd.DataFrame([{**{k: p.get(k, math.nan) for k in names}, "ofv": ofv,
                            "success": ok} for p, ofv, ok, _ in results])
