@@ -202,6 +202,11 @@ import math
 """
 
 
+def value_vector(model: Model) -> np.ndarray:
+    """The kernel's ``p`` vector of a model's own values: parameters, then covariates."""
+    return np.array([p.value for p in model.params] + [c.value for c in model.covariates],
+                    dtype=float)
+
 
 @dataclass(frozen=True, eq=False)
 class CompiledModel:
@@ -254,7 +259,7 @@ class CompiledModel:
                      covariates: dict[str, float] | None = None) -> np.ndarray:
         """The ``p`` vector (parameters then covariates) with overrides applied."""
         m = self.model
-        vals = [p.value for p in m.params] + [c.value for c in m.covariates]
+        vals = list(value_vector(m))
         index = {n: i for i, n in enumerate(m.param_names + m.covariate_names)}
         for src in (params or {}), (covariates or {}):
             for k, v in src.items():

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .compile import CompiledModel, compile_model
+from .compile import CompiledModel, compile_model, value_vector
 from .dosing import Bolus, Infusion, Regimen, Reset, as_regimen
 from .errors import RegimenError, SimulationError
 from .model import Model
@@ -509,7 +509,7 @@ def simulate(model: Model, regimen: Regimen | Bolus | Infusion | Sequence | None
                 _PREPARED.clear()
             # a private copy of the grid: the caller may change their array later
             _PREPARED[key] = (replace(prep, times=prep.times.copy()), _structure_parts(model))
-    p = np.array([q.value for q in model.params] + [c.value for c in model.covariates])
+    p = value_vector(model)  # this model's values; the cached prep may hold another's
     Y, O, _, _, stats = prep.run(p)
     used = "analytic" if prep.linear is not None else method
     st = {"nfev": int(stats[0]), "njev": int(stats[1]), "naccept": int(stats[2]),
