@@ -422,6 +422,7 @@ def _run_batch(cm: CompiledModel, b: _Batch, s: _Settings) -> tuple:
                        b.t_lo, b.t_hi, o_off, b.d_off, b.d_time, b.d_type, b.d_cmt, b.d_amt,
                        b.d_dur, b.r_off, b.reset_y, b.c_off, b.cov_t, b.cov_v, b.cov_kind,
                        s.method, s.rtol, s.atol, s.hmax, s.max_steps, cm.nonautonomous,
+                       cm.fused_tsit5,
                        int(counts.sum()))
 
 

@@ -114,7 +114,7 @@ class Prepared:
             cm.address, cm.n_states, cm.n_params, cm.n_outputs, p, self.t0, self.times,
             d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s,
             self.cov_t, self.cov_v, self.cov_kind, _METHODS[self.method] if self.method != "analytic" else 2,
-            self.rtol, self.atol, self.hmax, self.max_steps, sidx, cm.nonautonomous)
+            self.rtol, self.atol, self.hmax, self.max_steps, sidx, cm.nonautonomous, cm.fused_tsit5)
         if status != 0:
             m = cm.model
             raise SimulationError(
@@ -201,7 +201,7 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
             np.array([0, cmt], dtype=np.int64), np.array([0.0, amt]), np.array([0.0, dur]),
             y0.reshape(1, n), np.zeros((1, n, s)), empty, np.zeros((0, 0)), empty_i,
             2, rtol * 1e-2, atol * 1e-2, 0.0, 1_000_000, sidx if s else empty_i,
-            cm.nonautonomous)
+            cm.nonautonomous, cm.fused_tsit5)
         if st != 0:
             raise SimulationError(f"steady-state search failed: {_STATUS.get(st, st)}",
                                   time=float(tf))
