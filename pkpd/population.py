@@ -506,7 +506,8 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
         cat(4, float), r_off,
         np.ascontiguousarray(np.concatenate(r_rows)) if r_rows else np.zeros((0, n)),
         c_off, np.concatenate([c[0] for c in c_parts]),
-        np.ascontiguousarray(np.concatenate([c[1] for c in c_parts]).reshape(-1, ncov)),
+        np.ascontiguousarray(np.concatenate([c[1] for c in c_parts]).reshape(int(c_counts.sum()),
+                                                                          ncov)),
         np.ascontiguousarray(np.stack([c[2] for c in c_parts]).reshape(nsub, ncov)))
 
 

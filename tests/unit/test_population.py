@@ -158,6 +158,30 @@ def test_steady_state_doses(model):
         np.testing.assert_allclose(res["conc"][k], sim["conc"], rtol=0, atol=1e-10)
 
 
+@pytest.fixture(scope="module")
+def model_nocov():
+    """The same model without covariates (the per-subject batch path had a reshape bug)."""
+    text = W1.replace("[covariates]\nWT = 70 [kg]\n", "").replace("(V1*(WT/70))", "V1")
+    return parse_model(text)
+
+
+def test_models_without_covariates_per_subject_and_steady_state(model_nocov):
+    regs = {1: Regimen((Bolus(0, 100, "A1"),)),
+            2: Regimen((Infusion(0, 600, "A1", duration=0.15, interval=28, count=3, ss=True),))}
+    table = pd.DataFrame({"ID": [1, 2], "CL": [0.2, 0.3]})
+    res = simulate_population(table, regs, TIMES[:60], model=model_nocov)
+    for k, (i, reg) in enumerate(regs.items()):
+        assert res.ids[k] == i
+        sim = simulate(model_nocov, reg, TIMES[:60], params={"CL": table.CL[k]})
+        np.testing.assert_allclose(res["Bc"][k], sim["Bc"], rtol=0, atol=1e-10)
+    frame = pd.DataFrame({"ID": [1, 1, 2, 2], "TIME": [0.0, 5.0, 0.0, 9.0],
+                          "AMT": [100, 0, 50, 0], "CMT": ["A1", None, "A1", None],
+                          "DV": [None, 1.0, None, 2.0], "DVID": [None, "Bc", None, "Bc"]})
+    ds = read_nonmem(frame)
+    df = simulate_population(Population(model_nocov, {"CL": 0.3}), ds, rng=1).to_frame()
+    assert df.groupby("ID").size().to_dict() == {1: 1, 2: 1}
+
+
 def test_nonmem_dataset(model):
     frame = pd.DataFrame({
         "ID": [1, 1, 1, 2, 2, 2, 2],
