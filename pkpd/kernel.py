@@ -71,6 +71,9 @@ STEP_TOO_SMALL = 2
 NONFINITE = 3
 SINGULAR = 4
 
+SS_LAG = 5  # steady state: lag or infusion duration not shorter than the interval
+SS_NOT_CONVERGED = 6
+
 # methods
 TSIT5 = 0
 RODAS4 = 1
@@ -945,6 +948,116 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
         if ib >= cnt and kout >= nt:
             break
     return OK, t, Y, O, S, OS, zfail, stats
+
+
+@njit(cache=True)
+def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_steps,
+                 nonauto, fused, tol, max_iter):
+    """Periodic steady state just before a dose repeated every ``interval``.
+
+    Newton's method on ``G(y) = Phi(y) - y``, where ``Phi`` maps the state
+    before a dose (bolus if ``dur == 0``, else an infusion over ``dur``) into
+    state ``cmt`` to the state one interval later; the Jacobian of ``Phi`` comes
+    from finite differences of :func:`solve` (run at 1/100 of the tolerances).
+    ``Phi`` is affine for a linear model, so one Newton step is exact there. A
+    singular Newton matrix falls back to a fixed-point step.
+
+    Returns
+    -------
+    status (0, SS_LAG, SS_NOT_CONVERGED or a :func:`solve` status), y (n)
+    """
+    typ = BOLUS if dur == 0.0 else INFUSION
+    ybuf = np.zeros(n)
+    fl = np.zeros(2 * n)
+    _mcall(fn, 8, 0.0, ybuf, p, fl)
+    y = np.zeros(n)
+    J = np.zeros((n, n))
+    if fl[n + cmt] >= interval or (typ == INFUSION and dur > interval):
+        return SS_LAG, y
+    _mcall(fn, 6, 0.0, ybuf, p, y)
+    tout = np.array([interval])
+    d_time = np.zeros(2)
+    d_type = np.array([RESET_VECTOR, typ])
+    d_cmt = np.array([0, cmt])
+    d_amt = np.array([0.0, amt])
+    d_dur = np.array([0.0, dur])
+    reset = np.zeros((1, n))
+    reset_s = np.zeros((1, n, 0))
+    cov_t = np.zeros(0)
+    cov_v = np.zeros((0, 0))
+    cov_kind = np.zeros(0, dtype=np.int64)
+    sidx = np.zeros(0, dtype=np.int64)
+    A = np.zeros((n, n))
+    piv = np.zeros(n, dtype=np.int64)
+    g = np.zeros(n)
+    for _ in range(max_iter):
+        for i in range(n):
+            reset[0, i] = y[i]
+        st, _tf, Y, _O, _S, _OS, _zf, _stt = solve(
+            fn, n, npar, nout, p, 0.0, tout, d_time, d_type, d_cmt, d_amt, d_dur, reset,
+            reset_s, cov_t, cov_v, cov_kind, AUTO, rtol * 1e-2, atol * 1e-2, 0.0, max_steps,
+            sidx, nonauto, fused)
+        if st != OK:
+            return st, y
+        done = True
+        rms = 0.0
+        for i in range(n):
+            fy = Y[0, i]
+            g[i] = fy - y[i]
+            if abs(g[i]) > tol * max(1.0, abs(fy)):
+                done = False
+            rms += (g[i] / (atol + rtol * abs(fy))) ** 2
+        if done or np.sqrt(rms / n) < 1e-3:
+            for i in range(n):
+                y[i] = Y[0, i]
+            return OK, y
+        for j in range(n):
+            hj = 1e-6 * max(abs(y[j]), 1.0)
+            for i in range(n):
+                reset[0, i] = y[i]
+            reset[0, j] += hj
+            st, _tf, Yj, _O, _S, _OS, _zf, _stt = solve(
+                fn, n, npar, nout, p, 0.0, tout, d_time, d_type, d_cmt, d_amt, d_dur, reset,
+                reset_s, cov_t, cov_v, cov_kind, AUTO, rtol * 1e-2, atol * 1e-2, 0.0,
+                max_steps, sidx, nonauto, fused)
+            if st != OK:
+                return st, y
+            for i in range(n):
+                J[i, j] = (Yj[0, i] - Y[0, i]) / hj
+        for i in range(n):
+            for j in range(n):
+                A[i, j] = J[i, j]
+            A[i, i] -= 1.0
+            g[i] = -g[i]
+        if _lu_factor(A, piv, n):
+            _lu_solve(A, piv, g, 0, n)  # step = (J - I)^-1 (-G)
+        else:
+            for i in range(n):
+                g[i] = -g[i]  # fixed-point step y <- Phi(y)
+        for i in range(n):
+            y[i] += g[i]
+    return SS_NOT_CONVERGED, y
+
+
+@njit(parallel=True, cache=True)
+def steady_state_batch(fn, n, npar, nout, P, subject, cmt, amt, dur, interval, rtol, atol,
+                       max_steps, nonauto, fused, tol, max_iter):
+    """:func:`steady_state` for many (subject, dose) pairs in parallel.
+
+    Returns status (m,), y (m, n) for the ``m`` pairs; row ``subject[k]`` of
+    ``P`` is the parameter vector of pair ``k``.
+    """
+    m = subject.shape[0]
+    status = np.zeros(m, dtype=np.int64)
+    Y = np.zeros((m, n))
+    for k in prange(m):
+        st, y = steady_state(fn, n, npar, nout, P[subject[k]], cmt[k], amt[k], dur[k],
+                                 interval[k], rtol, atol, max_steps, nonauto, fused, tol,
+                                 max_iter)
+        status[k] = st
+        for i in range(n):
+            Y[k, i] = y[i]
+    return status, Y
 
 
 # Defined here, not in pkpd/batch.py: numba's on-disk cache only notices changes to the

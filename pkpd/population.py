@@ -440,8 +440,11 @@ def _run_chunk_task(model: Model, b: _Batch, s: _Settings, threads: int) -> tupl
 
 
 def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: list[np.ndarray],
-           cov_tables: list[Any], method: str, rtol: float, atol: float) -> _Batch:
-    from .simulate import Prepared, _apply_steady_state, _covariate_arrays, _regimen_arrays
+           cov_tables: list[Any], method: str, rtol: float, atol: float,
+           labels: Sequence[Any] | None = None, n_jobs: int = -1) -> _Batch:
+    """Kernel arrays for every subject; steady states of SS doses are solved here, in one
+    parallel compiled call (``labels`` name subjects in errors)."""
+    from .simulate import _covariate_arrays, _regimen_arrays, _with_ss_resets
 
     model = cm.model
     n = cm.n_states
@@ -466,6 +469,7 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
     r_rows: list[np.ndarray] = []
     r_off = np.zeros(nsub + 1, dtype=np.int64)
     c_parts: list[tuple] = []
+    ss_of: list[tuple] = []
     t0 = np.empty(nsub)
     for i in range(nsub):
         reg = regimens[0] if len(regimens) == 1 else regimens[i]
@@ -481,17 +485,17 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
             ct, cv, ck = np.zeros(0), np.zeros((0, ncov)), np.zeros(ncov, dtype=np.int64)
         else:
             ct, cv, ck = _covariate_arrays(model, tab[0], tab[1])
+        ss_of.append(ss)
+        d_parts.append((d_time, d_type, d_cmt, d_amt, d_dur))
+        c_parts.append((ct, cv, ck))
+    ys = _steady_states(cm, P, ss_of, rtol, atol, labels, n_jobs)
+    for i, ss in enumerate(ss_of):
         if ss:
-            prep = Prepared(cm, reg, ti, t0[i], d_time, d_type, d_cmt, d_amt, d_dur, ct, cv, ck,
-                            ss, method, rtol, atol)
-            d_time, d_type, d_cmt, d_amt, d_dur, reset_y, _ = _apply_steady_state(
-                prep, P[i], np.zeros(0, dtype=np.int64))
+            *d_parts[i], reset_y = _with_ss_resets(d_parts[i], ss, n, ys[i])
             r_rows.append(reset_y)
             r_off[i + 1] = r_off[i] + len(reset_y)
         else:
             r_off[i + 1] = r_off[i]
-        d_parts.append((d_time, d_type, d_cmt, d_amt, d_dur))
-        c_parts.append((ct, cv, ck))
     d_counts = np.array([len(p[0]) for p in d_parts], dtype=np.int64)
     d_off = np.concatenate(([0], np.cumsum(d_counts))).astype(np.int64)
 
@@ -509,6 +513,44 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
         np.ascontiguousarray(np.concatenate([c[1] for c in c_parts]).reshape(int(c_counts.sum()),
                                                                           ncov)),
         np.ascontiguousarray(np.stack([c[2] for c in c_parts]).reshape(nsub, ncov)))
+
+
+def _steady_states(cm: CompiledModel, P: np.ndarray, ss_of: list[tuple], rtol: float,
+                   atol: float, labels: Sequence[Any] | None, n_jobs: int,
+                   max_iter: int = 50) -> list[list[np.ndarray]]:
+    """State before each SS dose of each subject (:func:`pkpd.kernel.steady_state_batch`)."""
+    import numba
+
+    from .kernel import steady_state_batch
+    from .simulate import steady_state_error
+
+    pairs = [(i, d) for i, ss in enumerate(ss_of) for d in ss]
+    out: list[list[np.ndarray]] = [[] for _ in ss_of]
+    if not pairs:
+        return out
+    subject = np.array([i for i, _ in pairs], dtype=np.int64)
+    cmt, amt, dur, interval = (np.array([d[k] for _, d in pairs]) for k in (1, 2, 3, 4))
+    P = np.ascontiguousarray(P, dtype=float)
+    old = numba.get_num_threads()
+    numba.set_num_threads(_n_threads(n_jobs))
+    try:
+        status, Y = steady_state_batch(
+            cm.address, cm.n_states, cm.n_params, cm.n_outputs, P, subject,
+            cmt.astype(np.int64), amt.astype(float), dur.astype(float), interval.astype(float),
+            float(rtol), float(atol), 1_000_000, cm.nonautonomous, cm.fused_tsit5, 1e-10,
+            max_iter)
+    finally:
+        numba.set_num_threads(old)
+    bad = np.flatnonzero(status)
+    if bad.size:
+        k = int(bad[0])
+        i = int(subject[k])
+        who = f"ID {labels[i] if labels is not None else i}: "
+        raise steady_state_error(cm, P[i], int(cmt[k]), float(dur[k]), float(interval[k]),
+                                 int(status[k]), Y[k], max_iter, who)
+    for k, (i, _d) in enumerate(pairs):
+        out[i].append(Y[k])
+    return out
 
 
 def _shared_batch(P: np.ndarray, t: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray,
@@ -957,7 +999,8 @@ def simulate_population(population: Population | pd.DataFrame,
             raise ValueError(f"ID {ids[bad]}: {c} is not finite ({col[bad]})")
     settings = _Settings(_METHODS[method], float(rtol), float(atol), float(hmax or 0.0),
                          int(max_steps))
-    b = _build(cm, P, regs, tlist, cov_tables, method, rtol, atol)
+    b = _build(cm, P, regs, tlist, cov_tables, method, rtol, atol, labels=ids.tolist(),
+               n_jobs=n_jobs)
     parts = run_batch(cm, b, settings, n_jobs=n_jobs, executor=executor,
                       chunk_size=chunk_size, progress=progress, labels=ids.tolist())
     Y = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]

@@ -548,7 +548,7 @@ def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any,
                     P[:, index[c]] = bg[c].to_numpy(dtype=float)[group]
         for j, nm in enumerate(space.names):
             P[:, index[nm]] = x[:, j]
-        b = _build(cm, P, reg, [grid], [None], method, rtol, atol)
+        b = _build(cm, P, reg, [grid], [None], method, rtol, atol, n_jobs=n_jobs)
         parts = run_batch(cm, b, settings, n_jobs=n_jobs, executor=executor,
                           chunk_size=chunk_size or min(x.shape[0], 2048), progress=progress,
                           on_chunk=reduce)

@@ -147,24 +147,49 @@ class Prepared:
 
 def _apply_steady_state(prep: Prepared, p: np.ndarray, sidx: np.ndarray) -> tuple:
     """Dose arrays with a reset-to-steady-state event before each SS dose."""
-    cm = prep.compiled
-    n = cm.n_states
-    cols = [list(prep.d_time), list(prep.d_type), list(prep.d_cmt), list(prep.d_amt),
-            list(prep.d_dur)]
+    n = prep.compiled.n_states
     ys, ss_list = [], []
-    for (time, c, amt, dur, interval) in prep.ss_doses:
-        y_ss, s_ss = steady_state(cm, p, c, amt, dur, interval, sidx, prep)
-        for col, v in zip(cols, (time, 3, len(ys), 0.0, 0.0), strict=True):
-            col.append(v)
+    for (_time, c, amt, dur, interval) in prep.ss_doses:
+        y_ss, s_ss = steady_state(prep.compiled, p, c, amt, dur, interval, sidx, prep)
         ys.append(y_ss)
         ss_list.append(s_ss)
+    return (*_with_ss_resets((prep.d_time, prep.d_type, prep.d_cmt, prep.d_amt, prep.d_dur),
+                             prep.ss_doses, n, ys),
+            np.asarray(ss_list).reshape(len(ys), n, sidx.size))
+
+
+def _with_ss_resets(doses: tuple, ss_doses: Sequence[tuple], n: int,
+                    ys: Sequence[np.ndarray]) -> tuple:
+    """Dose arrays plus a reset to ``ys[k]`` at the time of SS dose ``k``, and the resets."""
+    cols = [list(c) for c in doses]
+    for k, (time, *_rest) in enumerate(ss_doses):
+        for col, v in zip(cols, (time, 3, k, 0.0, 0.0), strict=True):
+            col.append(v)
     # the kernel orders events at equal times by kind: resets precede doses
-    order = np.argsort(np.asarray(cols[0]), kind="mergesort")
+    order = np.argsort(np.asarray(cols[0], dtype=float), kind="mergesort")
     d_time, d_type, d_cmt, d_amt, d_dur = (np.asarray(c)[order] for c in cols)
     return (np.ascontiguousarray(d_time, dtype=float), d_type.astype(np.int64),
             d_cmt.astype(np.int64), np.ascontiguousarray(d_amt, dtype=float),
-            np.ascontiguousarray(d_dur, dtype=float), np.asarray(ys),
-            np.asarray(ss_list).reshape(len(ys), n, sidx.size))
+            np.ascontiguousarray(d_dur, dtype=float),
+            np.asarray(ys, dtype=float).reshape(len(ys), n))
+
+
+def steady_state_error(cm: CompiledModel, p: np.ndarray, cmt: int, dur: float, interval: float,
+                       status: int, y: np.ndarray, max_iter: int, who: str = "") -> Exception:
+    """The error for a failed :func:`pkpd.kernel.steady_state` (``who`` prefixes it)."""
+    from . import kernel
+
+    if status == kernel.SS_LAG:
+        _F, lag = cm.bioavailability_lag(p)
+        return RegimenError(f"{who}steady-state dose into state {cm.model.state_names[cmt]}: lag "
+                            f"({lag[cmt]:g}) and infusion duration ({dur:g}) must be shorter "
+                            f"than the interval ({interval:g})")
+    state = dict(zip(cm.model.state_names, y.tolist(), strict=True))
+    if status == kernel.SS_NOT_CONVERGED:
+        return SimulationError(f"{who}steady state for model '{cm.model.name}' did not converge "
+                               f"in {max_iter} Newton iterations", state=state)
+    return SimulationError(f"{who}steady-state search failed: {_STATUS.get(status, status)}",
+                           state=state)
 
 
 def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: float,
@@ -172,24 +197,28 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
                  *, tol: float = 1e-10, max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Periodic steady state just before a dose repeated every ``interval``.
 
-    Newton's method on ``G(y) = Phi(y) - y``, where ``Phi`` maps the state
-    before a dose to the state before the next one; the Jacobian of ``Phi`` is
-    computed by finite differences of the compiled integrator. ``Phi`` is
-    affine for a linear model, so one Newton step is exact there (up to the
-    integration tolerance). Sensitivities follow from the implicit function
-    theorem: ``dy/dp = (I - Phi_y)^-1 Phi_p``.
+    Newton's method on ``G(y) = Phi(y) - y`` in compiled code
+    (:func:`pkpd.kernel.steady_state`), where ``Phi`` maps the state before a
+    dose to the state before the next one; ``Phi`` is affine for a linear
+    model, so one Newton step is exact there (up to the integration tolerance).
+    Sensitivities follow from the implicit function theorem:
+    ``dy/dp = (I - Phi_y)^-1 Phi_p`` with ``Phi_y`` by finite differences at
+    the steady state.
     """
     from . import kernel
 
     n = cm.n_states
     rtol = prep.rtol if prep else 1e-8
     atol = prep.atol if prep else 1e-12
+    p = np.ascontiguousarray(p, dtype=float)
+    status, y = kernel.steady_state(cm.address, n, cm.n_params, cm.n_outputs, p, int(cmt),
+                                    float(amt), float(dur), float(interval), rtol, atol,
+                                    1_000_000, cm.nonautonomous, cm.fused_tsit5, tol, max_iter)
+    if status != 0:
+        raise steady_state_error(cm, p, cmt, dur, interval, status, y, max_iter)
+    if sidx.size == 0:
+        return y, np.zeros((n, 0))
     typ = 0 if dur == 0 else 1
-    F, lag = cm.bioavailability_lag(p)
-    if lag[cmt] >= interval or (typ == 1 and dur > interval):
-        raise RegimenError(f"steady-state dose into state {cm.model.state_names[cmt]}: lag "
-                           f"({lag[cmt]:g}) and infusion duration ({dur:g}) must be shorter "
-                           f"than the interval ({interval:g})")
     tout = np.array([interval])
     empty = np.zeros(0)
     empty_i = np.zeros(0, dtype=np.int64)
@@ -207,41 +236,15 @@ def steady_state(cm: CompiledModel, p: np.ndarray, cmt: int, amt: float, dur: fl
                                   time=float(tf))
         return Y[0], (S[0] if s else np.zeros((n, 0)))
 
-    def phi_jacobian(y: np.ndarray, fy: np.ndarray) -> np.ndarray:
-        J = np.empty((n, n))
-        for j in range(n):
-            h = 1e-6 * max(abs(y[j]), 1.0)
-            yj = y.copy()
-            yj[j] += h
-            J[:, j] = (phi(yj, 0)[0] - fy) / h
-        return J
-
-    y = cm.initial_state(p)
-    J = None
-    for _ in range(max_iter):
-        fy, _s = phi(y, 0)
-        g = fy - y
-        scale = atol + rtol * np.abs(fy)
-        if np.all(np.abs(g) <= tol * np.maximum(1.0, np.abs(fy))) or np.sqrt(np.mean((g / scale) ** 2)) < 1e-3:
-            y = fy
-            break
-        J = phi_jacobian(y, fy)
-        try:
-            step = np.linalg.solve(J - np.eye(n), -g)
-        except np.linalg.LinAlgError:
-            step = g  # fixed-point iteration as a fallback
-        y = y + step
-    else:
-        raise SimulationError(f"steady state for model '{cm.model.name}' did not converge in "
-                              f"{max_iter} Newton iterations", state=dict(
-                                  zip(cm.model.state_names, y.tolist(), strict=True)))
-    if sidx.size == 0:
-        return y, np.zeros((n, 0))
-    if J is None:
-        J = phi_jacobian(y, phi(y, 0)[0])
+    fy = phi(y, 0)[0]
+    J = np.empty((n, n))
+    for j in range(n):
+        h = 1e-6 * max(abs(y[j]), 1.0)
+        yj = y.copy()
+        yj[j] += h
+        J[:, j] = (phi(yj, 0)[0] - fy) / h
     _, phi_p = phi(y, sidx.size)
-    s = np.linalg.solve(np.eye(n) - J, phi_p)
-    return y, s
+    return y, np.linalg.solve(np.eye(n) - J, phi_p)
 
 
 def _regimen_arrays(model: Model, regimen: Regimen, t_end: float) -> tuple:
