@@ -70,9 +70,11 @@ TOO_MANY_STEPS = 1
 STEP_TOO_SMALL = 2
 NONFINITE = 3
 SINGULAR = 4
-
-SS_LAG = 5  # steady state: lag or infusion duration not shorter than the interval
-SS_NOT_CONVERGED = 6
+BAD_DOSE = 5  # a dose's bioavailability or lag is negative or not finite
+# steady-state search (kernel.steady_state)
+SS_LAG = 10  # lag or infusion duration not shorter than the interval
+SS_NOT_CONVERGED = 11
+SS_NO_PERIODIC = 12  # Phi - I singular: a state is not eliminated (e.g. an AUC state)
 
 # methods
 TSIT5 = 0
@@ -459,6 +461,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     rate = np.zeros(n)
     rate_s = np.zeros((n, max(ns, 1)))
     n_inf = np.zeros(n, dtype=np.int64)
+    running = np.zeros(d_time.shape[0], dtype=np.bool_)  # infusions started and not ended
     z = np.zeros(m)
     zfail = np.zeros(n)
     # -- initial state at t0
@@ -495,6 +498,8 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
         _mcall(fn, 8, d_time[d], ybuf, p, fl)
         F = fl[c]
         lag = fl[n + c]
+        if not (F >= 0.0 and lag >= 0.0 and np.isfinite(F) and np.isfinite(lag)):
+            return BAD_DOSE, d_time[d], Y, O, S, OS, zfail, stats
         ts = d_time[d] + lag
         if typ == BOLUS:
             b_time[cnt] = ts
@@ -562,6 +567,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
         if cov_kind[j] == COV_LINEAR:
             linear_cov = True
     ldr = rate_s.shape[1]
+    tdep = nonauto or linear_cov  # f depends on t explicitly (Rodas4 needs df/dt)
     t = t0
     kout = 0
     # outputs before t0 cannot happen (checked by the caller)
@@ -578,15 +584,20 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
             kind = b_kind[e]
             c = b_cmt[e]
             d = b_dose[e]
+            if kind == _K_RESET_INIT or kind == _K_RESET_VEC:
+                # a reset (EVID 3/4, or the state before an SS dose) also ends every
+                # running infusion: their later "rate off" events are ignored
+                for i in range(n):
+                    rate[i] = 0.0
+                    n_inf[i] = 0
+                    for q in range(ns):
+                        rate_s[i, q] = 0.0
+                running[:] = False
             if kind == _K_RESET_INIT:
                 _set_covariates(t, p, npar, cov_t, cov_v, cov_kind)
                 _mcall(fn, 6, t, ybuf, p, y0buf)
                 for i in range(n):
                     z[i] = y0buf[i]
-                    rate[i] = 0.0
-                    n_inf[i] = 0
-                    for q in range(ns):
-                        rate_s[i, q] = 0.0
                 if ns > 0:
                     _mcall(fn, 7, t, ybuf, p, dy0)
                     for q in range(ns):
@@ -598,7 +609,11 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                 for q in range(ns):
                     for i in range(n):
                         z[n * (q + 1) + i] = reset_s[c, i, q]
+            elif kind == _K_RATE_OFF and not running[d]:
+                pass  # ended by a reset
             elif kind == _K_BOLUS or kind == _K_RATE_ON or kind == _K_RATE_OFF:
+                if kind != _K_BOLUS:
+                    running[d] = kind == _K_RATE_ON
                 if ns > 0:
                     _set_covariates(d_time[d], p, npar, cov_t, cov_v, cov_kind)
                     _mcall(fn, 9, d_time[d], ybuf, p, dF)
@@ -781,6 +796,8 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         for i in range(m):
                             ztmp[i] = z[i] + h * (b1 * k1[i] + b2 * k2[i] + b3 * k3[i] + b4 * k4[i]
                                                   + b5 * k5[i] + b6 * k6[i] + b7 * k7[i])
+                        if linear_cov:
+                            _set_covariates(tout[kout], p, npar, cov_t, cov_v, cov_kind)
                         if ns == 0:
                             for i in range(n):
                                 Y[kout, i] = ztmp[i]
@@ -828,7 +845,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                                     for l in range(n):
                                         acc += hbuf[(i * n + j) * n + l] * z[n * (q + 1) + l]
                                     Lk[q, i, j] = acc
-                    if nonauto:
+                    if tdep:
                         delta = 1e-7 * max(abs(t), 1.0)
                         if linear_cov:
                             _set_covariates(t + delta, p, npar, cov_t, cov_v, cov_kind)
@@ -867,7 +884,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                             for j in range(s):
                                 acc += (_RC[s, j] / h) * rk[j, i]
                             rk[s, i] = acc
-                    if nonauto and _RGAMMA[s] != 0.0:
+                    if tdep and _RGAMMA[s] != 0.0:
                         for i in range(m):
                             rk[s, i] += h * _RGAMMA[s] * dfdt[i]
                     rowbuf = rk[s]
@@ -914,6 +931,8 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
                         h11 = th * th * (th - 1)
                         for i in range(m):
                             ztmp[i] = h00 * z[i] + h10 * h * f0[i] + h01 * znew[i] + h11 * h * f1[i]
+                        if linear_cov:
+                            _set_covariates(tout[kout], p, npar, cov_t, cov_v, cov_kind)
                         if ns == 0:
                             for i in range(n):
                                 Y[kout, i] = ztmp[i]
@@ -960,11 +979,12 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
     state ``cmt`` to the state one interval later; the Jacobian of ``Phi`` comes
     from finite differences of :func:`solve` (run at 1/100 of the tolerances).
     ``Phi`` is affine for a linear model, so one Newton step is exact there. A
-    singular Newton matrix falls back to a fixed-point step.
+    (numerically) singular ``Phi_y - I`` means a state is never eliminated (an
+    AUC or cumulative-effect state): no periodic steady state, ``SS_NO_PERIODIC``.
 
     Returns
     -------
-    status (0, SS_LAG, SS_NOT_CONVERGED or a :func:`solve` status), y (n)
+    status (0, SS_LAG, SS_NOT_CONVERGED, SS_NO_PERIODIC or a :func:`solve` status), y (n)
     """
     typ = BOLUS if dur == 0.0 else INFUSION
     ybuf = np.zeros(n)
@@ -1029,11 +1049,18 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
                 A[i, j] = J[i, j]
             A[i, i] -= 1.0
             g[i] = -g[i]
-        if _lu_factor(A, piv, n):
-            _lu_solve(A, piv, g, 0, n)  # step = (J - I)^-1 (-G)
-        else:
-            for i in range(n):
-                g[i] = -g[i]  # fixed-point step y <- Phi(y)
+        big = 1.0
+        for i in range(n):
+            for j in range(n):
+                big = max(big, abs(A[i, j]))
+        if not _lu_factor(A, piv, n):
+            return SS_NO_PERIODIC, y
+        for i in range(n):
+            # Phi has an eigenvalue 1 (to finite-difference accuracy): a state the dose
+            # reaches is never eliminated, so no periodic steady state exists
+            if abs(A[i, i]) < 1e-8 * big:
+                return SS_NO_PERIODIC, y
+        _lu_solve(A, piv, g, 0, n)  # step = (J - I)^-1 (-G)
         for i in range(n):
             y[i] += g[i]
     return SS_NOT_CONVERGED, y

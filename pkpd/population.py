@@ -488,7 +488,7 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
         ss_of.append(ss)
         d_parts.append((d_time, d_type, d_cmt, d_amt, d_dur))
         c_parts.append((ct, cv, ck))
-    ys = _steady_states(cm, P, ss_of, rtol, atol, labels, n_jobs)
+    ys = _steady_states(cm, P, ss_of, c_parts, rtol, atol, labels, n_jobs)
     for i, ss in enumerate(ss_of):
         if ss:
             *d_parts[i], reset_y = _with_ss_resets(d_parts[i], ss, n, ys[i])
@@ -515,22 +515,25 @@ def _build(cm: CompiledModel, P: np.ndarray, regimens: list[Regimen], times: lis
         np.ascontiguousarray(np.stack([c[2] for c in c_parts]).reshape(nsub, ncov)))
 
 
-def _steady_states(cm: CompiledModel, P: np.ndarray, ss_of: list[tuple], rtol: float,
-                   atol: float, labels: Sequence[Any] | None, n_jobs: int,
+def _steady_states(cm: CompiledModel, P: np.ndarray, ss_of: list[tuple], c_parts: list[tuple],
+                   rtol: float, atol: float, labels: Sequence[Any] | None, n_jobs: int,
                    max_iter: int = 50) -> list[list[np.ndarray]]:
-    """State before each SS dose of each subject (:func:`pkpd.kernel.steady_state_batch`)."""
+    """State before each SS dose of each subject (:func:`pkpd.kernel.steady_state_batch`),
+    with each subject's covariates at the time of the dose."""
     import numba
 
     from .kernel import steady_state_batch
-    from .simulate import steady_state_error
+    from .simulate import covariates_at, steady_state_error
 
     pairs = [(i, d) for i, ss in enumerate(ss_of) for d in ss]
     out: list[list[np.ndarray]] = [[] for _ in ss_of]
     if not pairs:
         return out
-    subject = np.array([i for i, _ in pairs], dtype=np.int64)
     cmt, amt, dur, interval = (np.array([d[k] for _, d in pairs]) for k in (1, 2, 3, 4))
-    P = np.ascontiguousarray(P, dtype=float)
+    P = np.ascontiguousarray([covariates_at(cm, P[i], d[0], *c_parts[i]) for i, d in pairs],
+                             dtype=float)
+    subject = np.arange(len(pairs), dtype=np.int64)
+    owner = [i for i, _ in pairs]
     old = numba.get_num_threads()
     numba.set_num_threads(_n_threads(n_jobs))
     try:
@@ -544,9 +547,9 @@ def _steady_states(cm: CompiledModel, P: np.ndarray, ss_of: list[tuple], rtol: f
     bad = np.flatnonzero(status)
     if bad.size:
         k = int(bad[0])
-        i = int(subject[k])
+        i = owner[k]
         who = f"ID {labels[i] if labels is not None else i}: "
-        raise steady_state_error(cm, P[i], int(cmt[k]), float(dur[k]), float(interval[k]),
+        raise steady_state_error(cm, P[k], int(cmt[k]), float(dur[k]), float(interval[k]),
                                  int(status[k]), Y[k], max_iter, who)
     for k, (i, _d) in enumerate(pairs):
         out[i].append(Y[k])

@@ -53,7 +53,8 @@ _INTERP = {"locf": 1, "nocb": 2, "linear": 3}
 _STATUS = {1: "too many steps (raise max_steps, or the problem may be stiff: method='stiff')",
            2: "step size became too small (a singularity or a discontinuity the model does not declare)",
            3: "the solution became non-finite (overflow, division by zero or log of a negative number)",
-           4: "singular iteration matrix"}
+           4: "singular iteration matrix",
+           5: "a dose has a negative or non-finite bioavailability (F) or lag"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +116,8 @@ class Prepared:
             d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s,
             self.cov_t, self.cov_v, self.cov_kind, _METHODS[self.method] if self.method != "analytic" else 2,
             self.rtol, self.atol, self.hmax, self.max_steps, sidx, cm.nonautonomous, cm.fused_tsit5)
+        if status == kernel.BAD_DOSE:
+            raise _bad_dose_error(cm, p, t_fail)
         if status != 0:
             m = cm.model
             raise SimulationError(
@@ -130,6 +133,8 @@ class Prepared:
         m = cm.model
         npar = cm.n_params
         A, C, y0, F, lag = self.linear.numeric(p[:npar], p[npar:])
+        if not np.all(np.isfinite(F) & np.isfinite(lag) & (F >= 0) & (lag >= 0)):
+            raise _bad_dose_error(cm, p, None)
         try:
             events = events_from_regimen(self.regimen, m.state_names, F, lag)
             Y = solve_linear(A, y0, self.times, events, t0=self.t0)
@@ -149,13 +154,27 @@ def _apply_steady_state(prep: Prepared, p: np.ndarray, sidx: np.ndarray) -> tupl
     """Dose arrays with a reset-to-steady-state event before each SS dose."""
     n = prep.compiled.n_states
     ys, ss_list = [], []
-    for (_time, c, amt, dur, interval) in prep.ss_doses:
-        y_ss, s_ss = steady_state(prep.compiled, p, c, amt, dur, interval, sidx, prep)
+    for (time, c, amt, dur, interval) in prep.ss_doses:
+        p_at = covariates_at(prep.compiled, p, time, prep.cov_t, prep.cov_v, prep.cov_kind)
+        y_ss, s_ss = steady_state(prep.compiled, p_at, c, amt, dur, interval, sidx, prep)
         ys.append(y_ss)
         ss_list.append(s_ss)
     return (*_with_ss_resets((prep.d_time, prep.d_type, prep.d_cmt, prep.d_amt, prep.d_dur),
                              prep.ss_doses, n, ys),
             np.asarray(ss_list).reshape(len(ys), n, sidx.size))
+
+
+def covariates_at(cm: CompiledModel, p: np.ndarray, t: float, cov_t: np.ndarray,
+                  cov_v: np.ndarray, cov_kind: np.ndarray) -> np.ndarray:
+    """``p`` with time-varying covariates set to their values at ``t`` (a steady state uses
+    the covariates of its dose record, as NONMEM does)."""
+    if cov_t.size == 0:
+        return p
+    from . import kernel
+
+    q = np.array(p, dtype=float)
+    kernel._set_covariates(float(t), q, cm.n_params, cov_t, cov_v, cov_kind)
+    return q
 
 
 def _with_ss_resets(doses: tuple, ss_doses: Sequence[tuple], n: int,
@@ -174,6 +193,16 @@ def _with_ss_resets(doses: tuple, ss_doses: Sequence[tuple], n: int,
             np.asarray(ys, dtype=float).reshape(len(ys), n))
 
 
+def _bad_dose_error(cm: CompiledModel, p: np.ndarray, t: float | None) -> RegimenError:
+    F, lag = cm.bioavailability_lag(p)
+    bad = [f"{nm}: F = {f:g}, lag = {g:g}" for nm, f, g in zip(cm.model.state_names, F, lag,
+                                                                strict=True)
+           if not (f >= 0 and g >= 0 and np.isfinite(f) and np.isfinite(g))]
+    where = "doses" if t is None else f"dose at t = {t:g}"
+    return RegimenError(f"{where}: bioavailability (F) and lag must be finite and "
+                        f">= 0 ({'; '.join(bad) or 'at the covariate values of that time'})")
+
+
 def steady_state_error(cm: CompiledModel, p: np.ndarray, cmt: int, dur: float, interval: float,
                        status: int, y: np.ndarray, max_iter: int, who: str = "") -> Exception:
     """The error for a failed :func:`pkpd.kernel.steady_state` (``who`` prefixes it)."""
@@ -185,6 +214,13 @@ def steady_state_error(cm: CompiledModel, p: np.ndarray, cmt: int, dur: float, i
                             f"({lag[cmt]:g}) and infusion duration ({dur:g}) must be shorter "
                             f"than the interval ({interval:g})")
     state = dict(zip(cm.model.state_names, y.tolist(), strict=True))
+    if status == kernel.SS_NO_PERIODIC:
+        return SimulationError(
+            f"{who}no periodic steady state for a dose into state {cm.model.state_names[cmt]} "
+            f"every {interval:g}: a state is never eliminated (e.g. an accumulating AUC or "
+            "cumulative-effect state), so it grows without bound from dose to dose")
+    if status == kernel.BAD_DOSE:
+        return _bad_dose_error(cm, p, None)
     if status == kernel.SS_NOT_CONVERGED:
         return SimulationError(f"{who}steady state for model '{cm.model.name}' did not converge "
                                f"in {max_iter} Newton iterations", state=state)
