@@ -44,16 +44,28 @@ Events
     Infusion duration (time units, > 0); 0 for a bolus or a reset.
 ``interval``
     Steady-state interval (NONMEM ``II`` with ``SS=1``), or 0 for an ordinary
-    dose. A steady-state dose discards the history before ``time`` (states
-    and infusions in progress) and sets the states to the periodic steady
-    state reached just before this dose when it is given every ``interval``
-    forever; then the dose itself is applied. Steady-state doses at the same
-    time add their steady states (superposition, as NONMEM ``SS=2`` does for
-    the second). An infusion at steady state needs ``duration <= interval``.
+    dose. A steady-state dose restarts the system at its *record time*
+    ``time - lag``: it discards the history before that time (states and
+    infusions in progress) and sets the states to the periodic steady state
+    of this dose given every ``interval`` forever, as it is at the record
+    time; the dose itself then acts at ``time``. Steady-state doses with the
+    same record time add their steady states (superposition, as NONMEM
+    ``SS=2`` does for the second). An infusion at steady state needs
+    ``duration <= interval``.
+``lag``
+    Time (time units) from the dose record to ``time`` for a steady-state
+    dose, ``0 <= lag < interval`` (NONMEM semantics of ``ALAG`` with ``SS=1``:
+    the steady state is the state at the record time, the lagged dose follows
+    ``lag`` later, and an infusion of the steady-state history still running
+    at the record time goes on); 0 for an ordinary dose or a reset, whose
+    ``time`` already includes any lag.
 
 The rules of :mod:`pkpd.dosing` hold: a bolus is a jump, an output at an
 event time reports the post-event value, all events at one time are applied.
-At one time, resets and steady-state doses act first, then the other doses.
+At one time, resets and steady-state restarts act first, then the doses.
+Events after the last output time cannot change the outputs and are dropped
+before solving, so a long repeat (``count=10**6``) costs only the doses up
+to the last output time.
 A reset sets every state to ``y0`` and stops infusions in progress (NONMEM
 ``EVID=3``).
 
@@ -81,6 +93,7 @@ import sympy as sp
 from numpy.typing import ArrayLike
 
 from .dosing import Bolus, Infusion, Regimen, Reset
+from .errors import RegimenError
 from .model import T
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +124,7 @@ EVENT_DTYPE = np.dtype(
         ("amount", "f8"),
         ("duration", "f8"),
         ("interval", "f8"),
+        ("lag", "f8"),
     ]
 )
 
@@ -274,6 +288,7 @@ def make_events(
     amount: ArrayLike,
     duration: ArrayLike = 0.0,
     interval: ArrayLike = 0.0,
+    lag: ArrayLike = 0.0,
 ) -> np.ndarray:
     """Build an event array of :data:`EVENT_DTYPE` from columns (broadcast).
 
@@ -291,14 +306,16 @@ def make_events(
         Infusion durations (time units); 0 for boluses and resets.
     interval : array_like
         Steady-state interval (time units); 0 for ordinary doses.
+    lag : array_like
+        For a steady-state dose, the time (time units) from its record time
+        to ``time``; 0 otherwise.
 
     Returns
     -------
     ndarray of EVENT_DTYPE, shape (n_events,)
     """
-    cols = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(x)) for x in (time, kind, state, amount, duration, interval))
-    )
+    cols = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x))
+                                 for x in (time, kind, state, amount, duration, interval, lag)))
     ev = np.empty(cols[0].shape[0], dtype=EVENT_DTYPE)
     for name, col in zip(EVENT_DTYPE.names, cols, strict=True):
         ev[name] = col
@@ -310,6 +327,8 @@ def events_from_regimen(
     state_names: Sequence[str],
     bioavailability: ArrayLike,
     lag: ArrayLike,
+    *,
+    t_end: float | None = None,
 ) -> np.ndarray:
     """Expand a regimen into events: repeats unrolled, lag added, F applied.
 
@@ -322,37 +341,74 @@ def events_from_regimen(
     bioavailability, lag : array_like, shape (n,)
         F (dimensionless) and lag (time units) per state, e.g. from
         :meth:`LinearForm.numeric`.
+    t_end : float, optional
+        Last time of interest (time units): repeats that act after it are
+        not expanded (they cannot change the states up to ``t_end``). By
+        default every repeat is expanded.
 
     Returns
     -------
     ndarray of EVENT_DTYPE
         Sorted by time. Only the first dose of a steady-state entry carries
-        the steady-state interval; its repeats are ordinary doses.
+        the steady-state interval and its lag (the steady state is set at its
+        record time, the dose acts ``lag`` later); its repeats are ordinary
+        doses.
+
+    Raises
+    ------
+    RegimenError
+        If a steady-state dose has a lag not shorter than its interval.
     """
     F = np.asarray(bioavailability, dtype=float)
     L = np.asarray(lag, dtype=float)
     index = {s: i for i, s in enumerate(state_names)}
-    parts = []
+    cols: list[tuple[np.ndarray, ...]] = []
     for d in regimen:
         if isinstance(d, Reset):
-            parts.append(make_events(d.time, RESET, 0, 0.0))
+            if t_end is None or d.time <= t_end:
+                cols.append((np.array([d.time]), np.array([RESET]), np.array([0]),
+                             *(np.zeros(1) for _ in range(4))))
             continue
         if not isinstance(d, Bolus | Infusion) or d.target not in index:
             raise ValueError(f"{d!r}: target must be one of the states {tuple(state_names)}; "
                              "resolve default targets with Regimen.check(model)")
         i = index[d.target]
-        times = d.times() + L[i]
-        interval = np.zeros(d.count)
+        if d.ss and not L[i] < d.interval:
+            raise RegimenError(
+                f"{d!r}: the lag of state '{d.target}' ({L[i]:g}) must be shorter than the "
+                f"steady-state interval ({d.interval:g})")
+        times = _dose_times(d, None if t_end is None else t_end - L[i]) + L[i]
+        m = times.shape[0]
+        interval, ss_lag = np.zeros(m), np.zeros(m)
         if d.ss:
-            interval[0] = d.interval
-        if isinstance(d, Infusion):
-            parts.append(make_events(times, INFUSION, i, F[i] * d.amount, d.duration, interval))
-        else:
-            parts.append(make_events(times, BOLUS, i, F[i] * d.amount, 0.0, interval))
-    if not parts:
+            interval[0], ss_lag[0] = d.interval, L[i]
+        cols.append((times, np.full(m, INFUSION if isinstance(d, Infusion) else BOLUS),
+                     np.full(m, i), np.full(m, F[i] * d.amount), np.full(m, d.duration),
+                     interval, ss_lag))
+    if not cols:
         return np.empty(0, dtype=EVENT_DTYPE)
-    ev = np.concatenate(parts)
-    return ev[np.argsort(ev["time"], kind="stable")]
+    columns = [np.concatenate(c) for c in zip(*cols, strict=True)]
+    time = columns[0]
+    if (np.diff(time) < 0).any():
+        order = np.argsort(time, kind="stable")
+        columns = [c[order] for c in columns]
+    return make_events(*columns)
+
+
+def _dose_times(d: Bolus | Infusion, t_last: float | None) -> np.ndarray:
+    """Record times of ``d``'s repeats up to ``t_last`` (all if None; a steady-state
+    dose keeps its first, whose restart happens at its record time)."""
+    if t_last is None or d.count == 1:
+        return d.times()
+    n = d.count
+    if np.isfinite(t_last):
+        # One more than the exact count, for rounding; the filter below is exact.
+        n = int(min(n, max(0.0, np.floor((t_last - d.time) / d.interval) + 2)))
+    times = d.time + d.interval * np.arange(n)
+    keep = times <= t_last
+    if d.ss and n:
+        keep[0] = True
+    return times[keep]
 
 
 def _check_events(events: ArrayLike | None, n: int, t0: float) -> np.ndarray:
@@ -365,26 +421,30 @@ def _check_events(events: ArrayLike | None, n: int, t0: float) -> np.ndarray:
     ev = ev.ravel()
     if not ev.size:
         return ev
-    time, kind, dur, interval = ev["time"], ev["kind"], ev["duration"], ev["interval"]
+    time, kind, dur, interval, lag = (ev[k] for k in ("time", "kind", "duration", "interval",
+                                                       "lag"))
     # One sum catches every nan and inf.
-    if not np.isfinite(time + ev["amount"] + dur + interval).all():
-        raise ValueError("event times, amounts, durations and intervals must be finite")
+    if not np.isfinite(time + ev["amount"] + dur + interval + lag).all():
+        raise ValueError("event times, amounts, durations, intervals and lags must be finite")
     inf = kind == INFUSION
+    ss = interval > 0
     bad = (
-        (time < t0)
+        (time - lag < t0)
         | (kind < BOLUS) | (kind > RESET)
         | ((ev["state"] < 0) | (ev["state"] >= n)) & (kind != RESET)
-        | np.where(inf, (dur <= 0) | (interval > 0) & (dur > interval), dur != 0)
+        | np.where(inf, (dur <= 0) | ss & (dur > interval), dur != 0)
         | (interval < 0)
         | (kind == RESET) & (interval != 0)
+        | np.where(ss, (lag < 0) | (lag >= interval), lag != 0)
     )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"event {i} {ev[i]} is invalid: need time >= t0 ({t0:g}), kind in (BOLUS, "
+            f"event {i} {ev[i]} is invalid: need time - lag >= t0 ({t0:g}), kind in (BOLUS, "
             f"INFUSION, RESET), 0 <= state < {n}, duration > 0 for an infusion and 0 "
-            "otherwise, interval >= 0 (0 for a reset), and duration <= interval for an "
-            "infusion at steady state"
+            "otherwise, interval >= 0 (0 for a reset), duration <= interval for an "
+            "infusion at steady state, and 0 <= lag < interval at steady state (lag 0 "
+            "otherwise)"
         )
     return ev
 
@@ -501,6 +561,32 @@ def _steady_state(
     return z
 
 
+def _steady_state_at_record(
+    prop: _Eigen | _Expm, state: int, amount: float, duration: float, interval: float,
+    lag: float,
+) -> np.ndarray:
+    """Periodic state at the record time of a dose acting ``lag`` later (coordinates of ``prop``).
+
+    With ``z`` the state just before a dose, the state ``phi = interval - lag``
+    after a dose is ``expm(A phi) z + r(phi)``, ``r`` the response to that one
+    dose from the zero state (for ``duration <= interval`` the doses before it
+    have ended their infusions by then).
+    """
+    z = _steady_state(prop, state, amount, duration, interval)
+    if lag == 0:
+        return z
+    phi = interval - lag
+    b = np.zeros(prop.n)
+    b[state] = amount
+    bz = prop.to(b)
+    if duration == 0:
+        E, _ = prop.flow(np.array([phi]))
+        return prop.mul(E[0], z + bz)
+    on = min(duration, phi)  # time the last dose has been infusing at the record time
+    E, S = prop.flow(np.array([phi, phi - on, on]))
+    return prop.mul(E[0], z) + prop.mul(E[1], prop.mul(S[2], bz / duration))
+
+
 def steady_state_before_dose(
     A: ArrayLike, dose: ArrayLike, interval: float, *, duration: float = 0.0
 ) -> np.ndarray:
@@ -567,6 +653,20 @@ def _check_matrix(A: ArrayLike) -> np.ndarray:
 
 
 # -------------------------------------------------------------------- solver
+def _with_running_infusions(ev: np.ndarray) -> np.ndarray:
+    """Add, for each lagged steady-state infusion, the rest of the infusion of its
+    steady-state history still running at its record time (``lag + duration > interval``)."""
+    ss_inf = (ev["kind"] == INFUSION) & (ev["interval"] > 0) & (ev["lag"] > 0)
+    e = ev[ss_inf]
+    left = e["duration"] - (e["interval"] - e["lag"])  # still to run at the record time
+    e = e[left > 0]
+    if not e.size:
+        return ev
+    left = left[left > 0]
+    return np.concatenate([ev, make_events(e["time"] - e["lag"], INFUSION, e["state"],
+                                           e["amount"] * left / e["duration"], left)])
+
+
 def solve_linear(
     A: ArrayLike,
     y0: ArrayLike,
@@ -615,23 +715,26 @@ def solve_linear(
     if (np.diff(t_out) < 0).any():
         raise ValueError("t_out must be sorted in increasing order")
     ev = _check_events(events, n, t0)
+    # Events after the last output time cannot change the outputs.
+    t_last = t_out[-1] if t_out.size else -np.inf
+    ev = ev[ev["time"] - ev["lag"] <= t_last]
+    ev = _with_running_infusions(ev)
 
-    restart = (ev["kind"] == RESET) | (ev["interval"] > 0)
+    kind, interval = ev["kind"], ev["interval"]
+    restart = (kind == RESET) | (interval > 0)
     any_restart = bool(restart.any())
-    if any_restart:
-        # Resets and steady-state doses act first at their time; then the others.
-        order = np.lexsort((~restart, ev["time"]))
-        ev, restart = ev[order], restart[order]
-    times, kind, state, amount = ev["time"], ev["kind"], ev["state"], ev["amount"]
+    times, state, amount = ev["time"], ev["state"], ev["amount"]
+    # A steady-state dose restarts the system at its record time, lag before it acts.
+    restart_time = times - ev["lag"]
     inf = kind == INFUSION
     starts = times[inf]
     ends = starts + ev["duration"][inf]
     if any_restart:
         # A restart stops the infusions in progress.
-        restart_times = np.unique(times[restart])
+        restart_times = np.unique(restart_time[restart])
         nxt = np.append(restart_times, np.inf)[np.searchsorted(restart_times, starts, "right")]
         ends = np.minimum(ends, nxt)
-    bp = np.unique(np.concatenate(([t0], times, ends)))
+    bp = np.unique(np.concatenate(([t0], times, restart_time, ends)))
     nb = bp.shape[0]
 
     # rates[k] = sum of the infusion rates active over [bp[k], bp[k+1]), as exact sums.
@@ -650,15 +753,18 @@ def solve_linear(
     z_init = prop.to(y0)
     restart_at: dict[int, np.ndarray] = {}
     if any_restart:
+        # In order of restart time; at one time a steady state overrides a reset.
         ss_at: set[int] = set()
-        for e in ev[restart]:
-            k = int(np.searchsorted(bp, e["time"]))
+        rows = np.flatnonzero(restart)
+        for e in ev[rows[np.argsort(restart_time[rows], kind="stable")]]:
+            k = int(np.searchsorted(bp, e["time"] - e["lag"]))
             if e["kind"] == RESET:
                 if k not in ss_at:
                     restart_at[k] = z_init
                 continue
-            zss = _steady_state(prop, int(e["state"]), float(e["amount"]),
-                                float(e["duration"]), float(e["interval"]))
+            zss = _steady_state_at_record(prop, int(e["state"]), float(e["amount"]),
+                                          float(e["duration"]), float(e["interval"]),
+                                          float(e["lag"]))
             restart_at[k] = restart_at[k] + zss if k in ss_at else zss
             ss_at.add(k)
 

@@ -21,10 +21,12 @@ Columns (matched case-insensitively)
 ``AMT``, ``RATE``, ``CMT``
     Dose amount; infusion rate (amount per time unit; 0 is a bolus); receiving
     state as a 1-based number into ``model.state_names`` or as the state name
-    (empty or 0: the model's ``dose:`` target).
+    (empty or 0: the model's ``dose:`` target). Infusions into one state may
+    overlap, as in NONMEM: their rates add.
 ``II``, ``ADDL``, ``SS``
     Dosing interval; additional doses (``count = ADDL + 1``); ``SS=1`` starts
-    at the steady state of dosing every ``II``.
+    at the steady state of dosing every ``II`` (an infusion at steady state
+    must not last longer than ``II``).
 ``DV``, ``DVID``
     Observed value; the output it observes, by name or by number (see
     :func:`read_nonmem`).
@@ -533,6 +535,13 @@ def read_nonmem(
                lambda i: f"ADDL {int(addl[i])} with II 0; additional doses need the interval II > 0")
     rows.check(dose & (ss == 1) & (ii == 0),
                lambda i: "SS=1 with II 0; steady-state dosing needs the interval II > 0")
+    duration = np.divide(amt, rate, out=np.zeros(n), where=rate > 0)
+    rows.check(dose & (ss == 1) & (rate > 0) & (duration > ii)
+               & ~np.isclose(duration, ii, rtol=1e-9, atol=0.0),
+               lambda i: f"SS=1 with AMT {_fmt(amt[i])} and RATE {_fmt(rate[i])} (an infusion "
+               f"lasting AMT/RATE = {duration[i]:g}) longer than II {_fmt(ii[i])}: steady state "
+               "with an infusion longer than the dosing interval is not supported; give "
+               "RATE >= AMT/II, or the doses with ADDL and SS=0")
 
     # ---- observation items
     cens, excl = num["CENS"], num["EXCL"]
@@ -605,10 +614,8 @@ def read_nonmem(
                         doses.append(Bolus(float(time[i]), float(amt[i]), **kw))
                 except RegimenError as exc:
                     raise rows.error(int(i), str(exc)) from None
-        try:
-            regimen = Regimen(tuple(doses))
-        except RegimenError as exc:
-            raise DataError(f"rows {a + 1}-{b} (ID {ids[a]}): {exc}") from None
+        # NONMEM accepts overlapping infusions into one compartment: their rates add.
+        regimen = Regimen(tuple(doses), allow_overlap=True)
         o = idx[obs[idx]]
         observations = pd.DataFrame({
             "time": time[o], "output": pd.Series([out_names[i] for i in o], dtype=object),
@@ -859,7 +866,8 @@ def write_nonmem(
         Resolves doses without a target to ``model.dose_target`` and, with
         ``cmt="number"``, state names to 1-based numbers.
     cmt : {"name", "number"}
-        How to write ``CMT``.
+        How to write ``CMT``: the state name, or its 1-based number as a
+        whole number (empty on rows without a compartment).
 
     Returns
     -------
@@ -928,6 +936,9 @@ def write_nonmem(
         frame[c] = frame[c].astype(int)
     for c in ("TIME", "AMT", "RATE", "II", "DV", "LLOQ"):
         frame[c] = frame[c].astype(float)
+    if cmt == "number":
+        # whole numbers (1, 2), empty where a row has no compartment
+        frame["CMT"] = frame["CMT"].astype("Int64")
     if not (frame["CENS"].any() or frame["LLOQ"].notna().any()):
         frame = frame.drop(columns=["CENS", "LLOQ"])
     if path is not None:

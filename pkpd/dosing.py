@@ -15,11 +15,14 @@ Semantics (the same in every solver of pkpd)
   post-dose value. Several doses at the same time are all applied.
 - Repeated dosing: ``interval`` and ``count`` (``count`` doses in all, the
   first at ``time``; NONMEM's ``II`` and ``ADDL = count - 1``).
-- Steady state (``ss=True``, NONMEM ``SS=1``): just before the dose the system
-  is set to the periodic steady state reached by giving this dose every
-  ``interval`` forever; whatever happened before is discarded. The steady state
-  is found by Newton's method on the map over one interval, which is exact for
-  linear models and converges for nonlinear ones.
+- Steady state (``ss=True``, NONMEM ``SS=1``): at the dose time ``t`` the
+  system is set to the periodic steady state reached by giving this dose every
+  ``interval`` forever; whatever happened before is discarded. With a lag the
+  steady state is still the state at ``t`` (the dose record time, as in
+  NONMEM) and the dose itself acts at ``t + lag``; the lag must be shorter than
+  the interval, and an infusion at steady state must not last longer than the
+  interval. The steady state is found by Newton's method on the map over one
+  interval, which is exact for linear models and converges for nonlinear ones.
 - A :class:`Reset` (NONMEM ``EVID=3``) sets every state back to its initial value.
 - Infusions into the same state may overlap only with ``allow_overlap=True``;
   an overlap is usually a data error (an interval shorter than the infusion).
@@ -43,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,7 +171,9 @@ class Infusion:
     """A zero-order input of ``amount`` over ``[time, time + duration)``.
 
     Give exactly one of ``duration`` and ``rate`` (amount per time unit).
-    Other parameters as for :class:`Bolus`.
+    Other parameters as for :class:`Bolus`. At steady state (``ss=True``) the
+    duration must not exceed ``interval``; a duration within rounding of
+    ``interval`` (relative 1e-9, e.g. ``amount / rate``) is taken as equal to it.
     """
 
     time: float
@@ -207,6 +212,16 @@ class Infusion:
             if self.amount == 0:
                 raise RegimenError(f"{self!r}: an infusion given by rate needs amount > 0")
         _check_repeat(self)
+        if self.ss and self.duration > self.interval:
+            if not math.isclose(self.duration, self.interval, rel_tol=1e-9):
+                raise RegimenError(
+                    f"{self!r}: steady state with an infusion longer than the dosing interval "
+                    f"is not supported (duration {self.duration:g} > interval "
+                    f"{self.interval:g}); give a duration <= interval, or the doses "
+                    "without ss=True")
+            # amount / rate rounded just above the interval: a constant infusion
+            object.__setattr__(self, "duration", self.interval)
+            object.__setattr__(self, "rate", self.amount / self.interval)
 
     def __add__(self, other: object) -> Regimen:
         return Regimen((self,)) + other
@@ -242,10 +257,13 @@ class Regimen:
 
     See the module docstring for the exact semantics of boluses, infusions,
     bioavailability, lag, steady state and simultaneous events.
+    ``allow_overlap=True`` accepts overlapping infusions into one state (their
+    rates add); it does not take part in ``==`` and ``hash``.
     """
 
     doses: tuple[Dose, ...] = ()
-    allow_overlap: bool = False
+    # A validation switch, not part of the dosing: equal doses make equal regimens.
+    allow_overlap: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         doses = tuple(self.doses)

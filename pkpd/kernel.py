@@ -29,9 +29,14 @@ which  quantity                               size of out
 operations) takes the Tsit5 work area as ``y`` (layout ``TSIT5_WORK``: ``h,
 rtol, atol, en2`` then ``z, k1, ..., k7, znew, y6``, n values each) and the
 infusion rates as ``out``, and writes ``k2..k7``, ``znew``, the stage-6 state
-``y6`` (for the stiffness test) and the squared error norm ``en2``: the six stages in straight-line code with the right-hand side inlined,
-about 1.7 times faster than six calls (used without sensitivities and
-linearly interpolated covariates).
+``y6`` (for the stiffness test) and the squared error norm ``en2``: the six
+stages in straight-line code with the right-hand side inlined, about 1.5 times
+faster than six calls (used without sensitivities and linearly interpolated
+covariates).
+
+Every kernel is compiled with numba's ``error_model="numpy"``: a division by
+zero gives inf or NaN, which the step control rejects and :func:`solve`
+reports as a status, instead of raising ZeroDivisionError out of compiled code.
 
 Generated code writes only structurally non-zero entries: callers zero each
 buffer once.
@@ -72,7 +77,7 @@ NONFINITE = 3
 SINGULAR = 4
 BAD_DOSE = 5  # a dose's bioavailability or lag is negative or not finite
 # steady-state search (kernel.steady_state)
-SS_LAG = 10  # lag or infusion duration not shorter than the interval
+SS_LAG = 10  # lag >= interval, or lag + infusion duration > interval
 SS_NOT_CONVERGED = 11
 SS_NO_PERIODIC = 12  # Phi - I singular: a state is not eliminated (e.g. an AUC state)
 
@@ -249,19 +254,19 @@ def _from_bits(typingctx, b):
 # (above); in the controller that moves a proposed step by at most ~6 %
 # (tests/unit/test_fused_step.py checks the bounds). On W1 this took 775 steps
 # instead of 782 and the kernel 10 % less time than a degree-4 polynomial log2/exp2.
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _log2_fast(x):
     """Mitchell's log2(x) for finite x >= 0: 0.087 below at most (x == 0 gives -1023)."""
     return _bits(x) * 2.220446049250313e-16 - 1023.0  # bits / 2**52 - bias
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exp2_fast(y):
     """Mitchell's 2**y for -1022 < y < 1024: 6.2 % above at most."""
     return _from_bits(np.int64((y + 1023.0) * 4503599627370496.0))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rhs_sens(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, ldr, jbuf, pbuf, out):
     """Augmented right-hand side on data pointers: ``[f + rate, J S + df/dp + rate_s]``.
 
@@ -285,7 +290,7 @@ def _rhs_sens(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, ldr, jbuf, pbuf, out
             out[base + i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _set_covariates(t, p, npar, cov_t, cov_v, cov_kind):
     """Write covariate values at time t into p[npar:] (right-continuous LOCF)."""
     m = cov_t.shape[0]
@@ -311,7 +316,7 @@ def _set_covariates(t, p, npar, cov_t, cov_v, cov_kind):
         p[npar + j] = v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lu_factor(a, piv, m):
     """In-place LU with partial pivoting; returns False when singular."""
     for k in range(m):
@@ -339,7 +344,7 @@ def _lu_factor(a, piv, m):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lu_solve(a, piv, b, off, m):
     """Solve in place for b[off:off+m]."""
     for k in range(m):
@@ -360,7 +365,7 @@ def _lu_solve(a, piv, b, off, m):
         b[off + i] = acc / a[i, i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _emit(fn, t, z, p, n, nout, ns, npar, sidx, k, Y, O, S, OS, gy, gp, ybuf, obuf):
     for i in range(n):
         Y[k, i] = z[i]
@@ -383,7 +388,7 @@ def _emit(fn, t, z, p, n, nout, ns, npar, sidx, k, Y, O, S, OS, gy, gp, ybuf, ob
                     OS[k, j, q] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf,
                   f0, f1, ztmp, m, rtol, atol, hspan):
     ldr = rate_s.shape[1]
@@ -418,7 +423,7 @@ def _initial_step(fn, t, z, p, npar, n, ns, sidx, rate, rate_s, jbuf, pbuf, ybuf
     return min(100.0 * h0, h1, hspan)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def solve(fn, n, npar, nout, p_in, t0, tout,
           d_time, d_type, d_cmt, d_amt, d_dur, reset_y, reset_s,
           cov_t, cov_v, cov_kind, method, rtol, atol, hmax, max_steps, sidx, nonauto,
@@ -969,7 +974,7 @@ def solve(fn, n, npar, nout, p_in, t0, tout,
     return OK, t, Y, O, S, OS, zfail, stats
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_steps,
                  nonauto, fused, tol, max_iter):
     """Periodic steady state just before a dose repeated every ``interval``.
@@ -992,7 +997,9 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
     _mcall(fn, 8, 0.0, ybuf, p, fl)
     y = np.zeros(n)
     J = np.zeros((n, n))
-    if fl[n + cmt] >= interval or (typ == INFUSION and dur > interval):
+    # lag + duration > interval would leave the previous interval's infusion running at
+    # the dose time, which Phi (one interval from the dose record) does not model
+    if fl[n + cmt] >= interval or (typ == INFUSION and fl[n + cmt] + dur > interval):
         return SS_LAG, y
     _mcall(fn, 6, 0.0, ybuf, p, y)
     tout = np.array([interval])
@@ -1066,7 +1073,7 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
     return SS_NOT_CONVERGED, y
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def steady_state_batch(fn, n, npar, nout, P, subject, cmt, amt, dur, interval, rtol, atol,
                        max_steps, nonauto, fused, tol, max_iter):
     """:func:`steady_state` for many (subject, dose) pairs in parallel.
@@ -1090,7 +1097,7 @@ def steady_state_batch(fn, n, npar, nout, P, subject, cmt, amt, dur, interval, r
 # Defined here, not in pkpd/batch.py: numba's on-disk cache only notices changes to the
 # file that defines a function, so a batch kernel in another module could keep running
 # stale code of solve() after an upgrade.
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def solve_batch(fn, n, npar, nout, P, t0, times, t_lo, t_hi, o_off,
                 d_off, d_time, d_type, d_cmt, d_amt, d_dur, r_off, reset_y,
                 c_off, cov_t, cov_v, cov_kind, method, rtol, atol, hmax, max_steps,

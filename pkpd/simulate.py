@@ -132,12 +132,20 @@ class Prepared:
         cm = self.compiled
         m = cm.model
         npar = cm.n_params
-        A, C, y0, F, lag = self.linear.numeric(p[:npar], p[npar:])
+        with np.errstate(all="ignore"):  # e.g. V = 0: reported below as a non-finite solution
+            A, C, y0, F, lag = self.linear.numeric(p[:npar], p[npar:])
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(C)) and np.all(np.isfinite(y0))):
+            raise SimulationError(f"the exact linear solution of model '{m.name}' is not finite "
+                                  "at these parameter values",
+                                  params=dict(zip(m.param_names, p.tolist(), strict=False)))
         if not np.all(np.isfinite(F) & np.isfinite(lag) & (F >= 0) & (lag >= 0)):
             raise _bad_dose_error(cm, p, None)
         try:
-            events = events_from_regimen(self.regimen, m.state_names, F, lag)
+            events = events_from_regimen(self.regimen, m.state_names, F, lag,
+                                         t_end=float(self.times[-1]))
             Y = solve_linear(A, y0, self.times, events, t0=self.t0)
+        except RegimenError:
+            raise
         except ValueError as exc:
             raise SimulationError(f"exact linear solution of model '{m.name}' failed: {exc}",
                                   params=dict(zip(m.param_names, p.tolist(), strict=False))) from None
@@ -210,6 +218,12 @@ def steady_state_error(cm: CompiledModel, p: np.ndarray, cmt: int, dur: float, i
 
     if status == kernel.SS_LAG:
         _F, lag = cm.bioavailability_lag(p)
+        if dur > 0 and lag[cmt] < interval:
+            return RegimenError(
+                f"{who}steady-state infusion into state {cm.model.state_names[cmt]}: lag "
+                f"({lag[cmt]:g}) + duration ({dur:g}) exceeds the interval ({interval:g}), so "
+                "the previous infusion is still running at the dose time; the ODE path does not "
+                "support this (the exact linear path does, for linear models)")
         return RegimenError(f"{who}steady-state dose into state {cm.model.state_names[cmt]}: lag "
                             f"({lag[cmt]:g}) and infusion duration ({dur:g}) must be shorter "
                             f"than the interval ({interval:g})")

@@ -432,3 +432,148 @@ def test_events_from_a_steady_state_regimen():
     y = solve_linear(A1, [0.0], t, ev)
     tm = np.mod(t - 6.0, TAU)
     assert_exact(y[:, 0] / V, 50.0 / V * np.exp(-K * tm) / (1 - np.exp(-K * TAU)))
+
+
+# ------------------------------------------- steady state with a lag time
+# NONMEM semantics: the steady state is the state at the dose record time; the
+# lagged dose acts lag later. The truth is the superposition of the doses at
+# record time + lag - j * TAU (j = 0, 1, ..., N_PAST) and of the repeats.
+N_PAST = 600  # exp(-K * TAU * N_PAST) = exp(-1440): nothing left of older doses
+
+
+def step_1cmt(R, t):
+    """Concentration after a constant input ``R`` into central from t = 0 (0 before)."""
+    tp = np.maximum(t, 0.0)
+    return np.where(t >= 0, R / (K * V) * (1 - np.exp(-K * tp)), 0.0)
+
+
+def step_oral(R, t, ka=KA, k=K):
+    """Concentration after a constant input ``R`` into the depot from t = 0 (0 before)."""
+    tp = np.maximum(t, 0.0)
+    c = R * ka / (V * (ka - k)) * ((1 - np.exp(-k * tp)) / k - (1 - np.exp(-ka * tp)) / ka)
+    return np.where(t >= 0, c, 0.0)
+
+
+def infusion_sum(step, R, T, starts, t):
+    """Superposition of infusions of rate R over [s, s + T): a step up minus a step down."""
+    return sum(step(R, t - s) - step(R, t - s - T) for s in starts)
+
+
+def iv_lag_model():
+    """One compartment with a lag on central: dose into central, lag tlag."""
+    return Model(
+        name="iv_lag",
+        params=[Param("CL", CL), Param("V", V), Param("tlag", 0.0)],
+        states=[State("central")],
+        odes={"central": -cl_ / v_ * central},
+        outputs=[Output("conc", central / v_)],
+        dose_target="central",
+        lag={"central": tlag_},
+    )
+
+
+@pytest.mark.parametrize("method", ["auto", "analytic"])
+def test_steady_state_oral_bolus_with_lag(method):
+    from pkpd import simulate
+
+    D, F, LAG = 100.0, 0.6, 0.75
+    t = np.array([0.0, 0.5, 0.75, 1.0, 2.0, 11.9, 12.0, 12.5, 12.75, 13.0, 30.0])
+    regimen = Bolus(0.0, D, "depot", interval=TAU, count=2, ss=True)
+    sim = simulate(oral_model(), regimen, t, params=dict(Fpo=F, tlag=LAG), method=method)
+    assert sim.method == "analytic"
+    doses = [LAG - j * TAU for j in range(N_PAST)] + [TAU + LAG]
+    y_true = sum(bateman(F * D, t - s) for s in doses)
+    # before the fix the history was dropped until time + lag: conc 0 at t = 0 and 0.5
+    assert y_true[0] > 0.5
+    assert_exact(sim["conc"], y_true)
+    # the same from events built by hand: restart at 0, the dose acts at LAG
+    A, y0 = A_ORAL, np.zeros(2)
+    ev = make_events([LAG, TAU + LAG], BOLUS, 0, F * D, 0.0, [TAU, 0.0], [LAG, 0.0])
+    assert_exact(solve_linear(A, y0, t, ev)[:, 1] / V, y_true)
+
+
+@pytest.mark.parametrize("lag", [1.5, 11.0], ids=["ends-before-record", "runs-at-record"])
+def test_steady_state_infusion_with_lag(lag):
+    from pkpd import simulate
+
+    # 2 h infusions every 12 h into a lagged central compartment. With lag 11 the
+    # infusion of the previous interval (from -1 to 1) still runs at the record time 0.
+    D, T = 100.0, 2.0
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.5, 3.5, 11.0, 12.0, 13.0, 14.0, 25.0, 40.0])
+    regimen = Infusion(0.0, D, "central", duration=T, interval=TAU, count=2, ss=True)
+    sim = simulate(iv_lag_model(), regimen, t, params=dict(tlag=lag), method="analytic")
+    starts = [lag - j * TAU for j in range(N_PAST)] + [TAU + lag]
+    y_true = infusion_sum(step_1cmt, D / T, T, starts, t)
+    assert_exact(sim["conc"], y_true)
+
+
+def test_steady_state_infusion_into_a_lagged_depot():
+    from pkpd import simulate
+
+    D, T, F, LAG = 100.0, 4.0, 0.6, 9.0  # lag + duration > interval
+    t = np.array([0.0, 0.5, 1.0, 2.0, 9.0, 10.0, 13.0, 21.0, 24.0, 36.0])
+    regimen = Infusion(0.0, D, "depot", duration=T, interval=TAU, count=3, ss=True)
+    sim = simulate(oral_model(), regimen, t, params=dict(Fpo=F, tlag=LAG), method="analytic")
+    starts = [LAG - j * TAU for j in range(N_PAST)] + [TAU + LAG, 2 * TAU + LAG]
+    assert_exact(sim["conc"], infusion_sum(step_oral, F * D / T, T, starts, t))
+
+
+def test_steady_state_lag_not_shorter_than_the_interval_is_an_error():
+    from pkpd import RegimenError
+
+    regimen = Regimen((Bolus(0.0, 100.0, "central", interval=TAU, ss=True),))
+    with pytest.raises(RegimenError, match=r"lag of state 'central' \(12\) must be shorter "
+                                           r"than the steady-state interval \(12\)"):
+        events_from_regimen(regimen, ("central",), [1.0], [TAU])
+    with pytest.raises(ValueError, match="0 <= lag < interval"):
+        solve_linear(A1, [0.0], [1.0], make_events(TAU, BOLUS, 0, 1.0, 0.0, TAU, TAU))
+    with pytest.raises(ValueError, match="lag 0 otherwise"):
+        solve_linear(A1, [0.0], [1.0], make_events(1.0, BOLUS, 0, 1.0, 0.0, 0.0, 1.0))
+
+
+# --------------------------------------------- long repeats: only up to t_end
+def test_long_repeat_is_expanded_only_up_to_the_last_time():
+    many = Regimen((Bolus(0.0, 100.0, "central", interval=TAU, count=10**6),))
+    few = Regimen((Bolus(0.0, 100.0, "central", interval=TAU, count=5),))  # 0..48
+    t = np.linspace(0.0, 50.0, 101)
+    ev = events_from_regimen(many, ("central",), [1.0], [0.5], t_end=t[-1])
+    assert np.array_equal(ev, events_from_regimen(few, ("central",), [1.0], [0.5]))
+    # a dose exactly at t_end is kept; lag counts
+    ev = events_from_regimen(many, ("central",), [1.0], [0.0], t_end=48.0)
+    assert np.array_equal(ev["time"], TAU * np.arange(5))
+    # a steady-state entry keeps its first dose (the restart) even after t_end
+    ss = Regimen((Bolus(0.0, 100.0, "central", interval=TAU, count=10**6, ss=True),))
+    ev = events_from_regimen(ss, ("central",), [1.0], [2.0], t_end=1.0)
+    assert ev.size == 1 and ev["lag"][0] == 2.0 and ev["interval"][0] == TAU
+
+    y_true = sum(bolus_1cmt(100.0, t - s) for s in TAU * np.arange(5)) * V
+    y_few = solve_linear(A1, [0.0], t, events_from_regimen(few, ("central",), [1.0], [0.0]))
+    ev_many = events_from_regimen(many, ("central",), [1.0], [0.0])
+    assert ev_many.size == 10**6
+    y_many = solve_linear(A1, [0.0], t, ev_many)
+    assert np.array_equal(y_many, y_few)
+    assert_exact(y_many[:, 0], y_true)
+
+
+def test_long_repeat_costs_only_the_doses_up_to_the_last_output():
+    import time
+
+    from pkpd import simulate
+
+    m = iv_lag_model()
+    t = np.array([0.0, 1.0, 2.0, 30.0])
+    many = Bolus(0.0, 100.0, interval=TAU, count=10**6)
+    few = Bolus(0.0, 100.0, interval=TAU, count=3)  # 0, 12, 24: covers t
+    y_few = simulate(m, few, t)["conc"]
+    y_many = simulate(m, many, t)["conc"]  # prepares and caches
+    assert np.array_equal(y_many, y_few)
+    assert_exact(y_many, sum(bolus_1cmt(100.0, t - s) for s in (0.0, TAU, 2 * TAU)))
+    # Solving every one of the 10**6 doses took 1.8 s; up to t[-1] it takes well under 0.1 s.
+    elapsed = min(_timed(lambda: simulate(m, many, t), time.perf_counter) for _ in range(2))
+    assert elapsed < 0.6, f"{elapsed:.2f} s for a 10**6-dose repeat and 4 output times"
+
+
+def _timed(f, clock):
+    start = clock()
+    f()
+    return clock() - start

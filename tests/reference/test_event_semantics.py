@@ -172,3 +172,22 @@ def test_negative_or_non_finite_bioavailability_or_lag_is_refused(method, params
     with pytest.raises(RegimenError, match="bioavailability .F. and lag must be finite"):
         simulate(m, Regimen((Bolus(0.5, 100, "depot"),)), [0.0, 1.0, 2.0], params=params,
                  method=method)
+
+
+@pytest.mark.parametrize("method", ["tsit5", "rodas4", "auto"])
+def test_a_zero_volume_is_a_simulation_error_not_a_zero_division(method):
+    m = parse_model(IV)
+    with pytest.raises(SimulationError):
+        simulate(m, Bolus(0, 100, "central"), [0.0, 1.0, 2.0], params={"V": 0.0}, method=method)
+
+
+def test_ss_infusion_still_running_at_the_next_dose_is_refused_on_the_ode_path():
+    m = parse_model(ORAL_LAG)
+    reg = Infusion(0, 100, "depot", duration=4, interval=6, ss=True)
+    with pytest.raises(RegimenError, match="still running at the dose time"):
+        simulate(m, reg, [0.0, 1.0], params={"tlag": 3.0}, method="tsit5")
+    # lag + duration within the interval is fine on both paths and they agree
+    t = np.array([0.0, 1.0, 2.0, 5.0])
+    a = simulate(m, reg, t, params={"tlag": 1.5}, method="tsit5", rtol=1e-10, atol=1e-12)
+    b = simulate(m, reg, t, params={"tlag": 1.5}, method="analytic")
+    np.testing.assert_allclose(a["depot"], b["depot"], rtol=1e-7, atol=1e-9)

@@ -366,10 +366,15 @@ def test_censoring_codes():
     _error(_frame(CENS=[1, 0, 0, 0, 0, 0, 0, 0]), r"row 1 \(ID 1\): CENS=1 on a row that is not")
 
 
-def test_overlapping_infusions_name_the_subject():
+def test_overlapping_infusions_are_accepted():
+    # NONMEM accepts overlapping infusions into one compartment (their rates add);
+    # tests/unit/test_dose_edge_cases.py checks the simulated superposition.
     f = pd.DataFrame({"ID": [3, 3], "TIME": [0.0, 1.0], "AMT": [100.0, 100.0],
                       "RATE": [10.0, 10.0], "CMT": ["central", "central"]})
-    _error(f, r"rows 1-2 \(ID 3\): .*overlap")
+    regimen = read_nonmem(f).subject(3).regimen
+    assert regimen.doses == (Infusion(0.0, 100.0, "central", rate=10.0),
+                             Infusion(1.0, 100.0, "central", rate=10.0))
+    assert regimen.allow_overlap
 
 
 # ----------------------------------------------------------------------------- writing
@@ -407,6 +412,26 @@ def test_round_trip_write_read(tmp_path):
     assert read_nonmem(ds.to_frame(), model, time_varying={"WT": "linear"}) == ds
     numbered = write_nonmem(ds, model=model, cmt="number")
     assert numbered.loc[numbered["EVID"] == 1, "CMT"].tolist() == [1, 2, 2]
+
+
+def test_write_cmt_numbers_as_whole_numbers(tmp_path):
+    model = _model()
+    obs = pd.DataFrame({"time": [1.0, 4.0], "output": "conc", "dv": [2.1, 1.4]})
+    regimen = Bolus(0, 100, "depot") + Bolus(2, 5, "central") + Bolus(12, 100)
+    path = tmp_path / "numbered.csv"
+    frame = write_nonmem({1: (regimen, obs)}, path, model=model, cmt="number")
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:7] == ["ID", "TIME", "EVID", "MDV", "AMT", "RATE", "CMT"]
+    cells = [line.split(",") for line in lines[1:]]
+    # doses into depot (1), central (2), the default target depot (1); observations empty
+    assert [(c[2], c[6]) for c in cells] == [("1", "1"), ("0", ""), ("1", "2"), ("0", ""),
+                                             ("1", "1")]
+    assert frame["CMT"].dropna().tolist() == [1, 2, 1]
+    assert all(type(v) is int for v in frame["CMT"].dropna().tolist())
+    back = read_nonmem(path, model)
+    assert [(d.time, d.target) for d in back.subject(1).regimen] == [
+        (0.0, "depot"), (2.0, "central"), (12.0, "depot")]
 
 
 def test_round_trip_real_dataset():
