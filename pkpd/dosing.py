@@ -17,13 +17,19 @@ Semantics (the same in every solver of pkpd)
   first at ``time``; NONMEM's ``II`` and ``ADDL = count - 1``).
 - Steady state (``ss=True``, NONMEM ``SS=1``): at the dose time ``t`` the
   system is set to the periodic steady state reached by giving this dose every
-  ``interval`` forever; whatever happened before is discarded. With a lag the
+  ``interval`` forever; whatever happened before is discarded, including
+  infusions still running. With a lag the
   steady state is still the state at ``t`` (the dose record time, as in
   NONMEM) and the dose itself acts at ``t + lag``; the lag must be shorter than
   the interval, and an infusion at steady state must not last longer than the
-  interval. The steady state is found by Newton's method on the map over one
-  interval, which is exact for linear models and converges for nonlinear ones.
-- A :class:`Reset` (NONMEM ``EVID=3``) sets every state back to its initial value.
+  interval (on the ODE path, lag + duration must not exceed it either: the
+  previous infusion would still be running). The steady state is found by
+  Newton's method on the map over one interval (in compiled code), which is
+  exact for linear models and converges for nonlinear ones; time-varying
+  covariates take their values at the dose time. A model with a state that is
+  never eliminated (an AUC state) has no periodic steady state: an error.
+- A :class:`Reset` (NONMEM ``EVID=3``) sets every state back to its initial value
+  and ends every running infusion.
 - Infusions into the same state may overlap only with ``allow_overlap=True``;
   an overlap is usually a data error (an interval shorter than the infusion).
 
@@ -235,7 +241,10 @@ class Infusion:
 
 @dataclass(frozen=True, slots=True)
 class Reset:
-    """Reset every state to its initial value at ``time`` (NONMEM ``EVID=3``)."""
+    """Reset every state to its initial value at ``time`` (NONMEM ``EVID=3``).
+
+    Infusions running at ``time`` end there.
+    """
 
     time: float
 
