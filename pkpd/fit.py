@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import time as _time
 import tomllib
@@ -113,6 +114,14 @@ ERROR_MODELS: dict[str, tuple[str, ...]] = {
 }
 _KIND = {"additive": 0, "proportional": 1, "combined": 2, "lognormal": 3}
 _CENSORING = ("m3", "drop")
+#: The lmfit methods :func:`fit` offers: "least_squares" uses the Jacobian, the others
+#: minimise the OFV from its values alone. Left out: methods that need the gradient or
+#: Hessian of the OFV (newton, trust-ncg, trust-exact, trust-krylov, dogleg), finite bounds
+#: on every parameter (differential_evolution, dual_annealing; error parameters have none)
+#: or a grid (brute), and emcee (a sampler, not an optimiser).
+_METHODS = ("least_squares", "leastsq", "nelder", "powell", "lbfgsb", "bfgs", "cg", "tnc",
+           "slsqp", "cobyla", "trust-constr", "basinhopping", "ampgo", "shgo")
+_EPS = float(np.finfo(float).eps)
 _ANCHOR = 4.0        # q_i**2 at the anchor point
 _REANCHOR_BELOW = 1.0  # restart when some q_i**2 falls below this at the solution
 _MAX_RESTARTS = 12
@@ -223,24 +232,52 @@ class _Problem:
         for name in ("kind", "cens", "y_raw", "y", "lloq"):
             setattr(self, name, getattr(self, name)[perm])
         self.units = units
-        self._check_before_dose()
+        self._check_doses()
 
-    def _check_before_dose(self) -> None:
-        """Observations before the first dose of outputs that start at zero cannot be fitted."""
-        x0 = self.x_init
-        f = self.predict_obs(self.natural(x0))
+    def _check_doses(self) -> None:
+        """Refuse observations the model predicts as 0 whatever the parameters.
+
+        A subject without doses is refused when every state starts at 0 and the
+        model predicts 0 at all its observations (at the initial values): with
+        nothing put into the system the predictions stay 0 (a fit would "converge"
+        at the initial values). A model with a non-zero initial state (a baseline)
+        or an input that is not a dose (a zero-order production) predicts
+        something without doses and is fitted as usual. Observations before the
+        first dose that the model predicts as 0 are refused row by row.
+        """
+        theta = self.natural(self.x_init)
+        f = self.predict_obs(theta)
+        zero = self.negligible(f)
+        undosed = []
         for u in self.units:
             first = [d.time for d in u.prep.regimen if not isinstance(d, Reset)]
             if not first:
+                p = u.p0.copy()
+                p[self.struct_idx] = theta[~self.is_err]
+                if not np.any(self.cm.initial_state(p)) and zero[u.sl].all():
+                    undosed.append(u)
                 continue
             t = u.prep.times[u.ti]
-            bad = (t < min(first)) & self.negligible(f)[u.sl] & ~self.cens[u.sl]
+            bad = (t < min(first)) & zero[u.sl] & ~self.cens[u.sl]
             for i in np.flatnonzero(bad):
                 k = u.sl.start + i
                 raise DataError(
                     f"{_where(self.obs, k)}: {self.obs['output'][k]} observed at time "
                     f"{t[i]:g}, before the first dose at {min(first):g}, where the model "
                     f"predicts 0 whatever the parameters; drop the row or set EXCL=1")
+        if undosed:
+            ids = [str(u.id) for u in undosed]
+            n = sum(u.sl.stop - u.sl.start for u in undosed)
+            who = (f"ID {ids[0]} has" if len(ids) == 1 else
+                   f"IDs {', '.join(ids[:10])}{', ...' if len(ids) > 10 else ''} "
+                   f"({len(ids)} subjects) have")
+            raise DataError(
+                f"{who} observations ({n}) but no doses; model '{self.model.name}' starts "
+                f"every state at 0 and, with nothing dosed, predicts "
+                f"{' and '.join(self.outputs)} = 0 at all of them (a fit would not move from "
+                f"the initial values); give the doses (regimen= with a long table of "
+                f"observations, the dose rows (AMT) of a NONMEM dataset) or leave "
+                f"{'this subject' if len(ids) == 1 else 'these subjects'} out")
 
     # ---------------------------------------------------------------- parameters
     def _parameters(self, vary: Any, log_params: Any) -> None:
@@ -496,17 +533,30 @@ def _error_text(error: Mapping[str, str]) -> str:
     return ", ".join(f"{o}: {k}" for o, k in error.items())
 
 
-def _fixed_values(model: Model, fixed: Any) -> dict[str, float]:
+def _fixed_items(fixed: Any) -> dict[str, Any]:
+    """``fixed`` as name -> value (``None``: the model's value)."""
     if fixed is None:
         return {}
     if isinstance(fixed, Mapping):
         items = dict(fixed)
     elif isinstance(fixed, str):
         items = {fixed: None}
-    else:
+    elif isinstance(fixed, Sequence | set | frozenset):
         items = dict.fromkeys(fixed)
-    out = {}
+    else:
+        raise FitError(f"fixed must be a parameter name, a sequence of names or a mapping "
+                       f"name -> value; got {_got(fixed)}")
     for n, v in items.items():
+        if not isinstance(n, str):
+            raise FitError(f"fixed names a parameter by {_got(n)}; names are strings")
+        if v is not None:
+            _number(v, f"fixed value of '{n}'")
+    return items
+
+
+def _fixed_values(model: Model, fixed: Any) -> dict[str, float]:
+    out = {}
+    for n, v in _fixed_items(fixed).items():
         if n.startswith("sigma_"):
             continue
         if n not in model.param_names:
@@ -518,9 +568,22 @@ def _fixed_values(model: Model, fixed: Any) -> dict[str, float]:
 
 
 def _fixed_errors(fixed: Any) -> dict[str, float]:
-    if not isinstance(fixed, Mapping):
-        return {}
-    return {n: float(v) for n, v in fixed.items() if n.startswith("sigma_")}
+    out = {}
+    for n, v in _fixed_items(fixed).items():
+        if n.startswith("sigma_"):
+            if v is None:
+                raise FitError(f"fixed error parameter '{n}' needs a value (error parameters "
+                               "have no default); give fixed={name: value}")
+            out[n] = float(v)
+    return out
+
+
+def _number(v: Any, what: str, *, finite: bool = True) -> float:
+    """``v`` as a float, or a :class:`FitError` saying that ``what`` must be a number."""
+    if not _is_real(v) or (finite and not math.isfinite(v)) or math.isnan(v):
+        kind = "a finite number" if finite else "a number"
+        raise FitError(f"{what} must be {kind}; got {_got(v)}")
+    return float(v)
 
 
 def _vary_spec(vary: Any, model: Model, err_names: list[str], exclude: set[str]) -> dict:
@@ -532,8 +595,12 @@ def _vary_spec(vary: Any, model: Model, err_names: list[str], exclude: set[str])
         spec = {vary: None}
     elif isinstance(vary, Mapping):
         spec = dict(vary)
-    else:
+    elif isinstance(vary, Sequence | set | frozenset):
         spec = dict.fromkeys(vary)
+    else:
+        raise FitError(f"vary must be a parameter name, a sequence of names or a mapping "
+                       f"name -> initial value, (initial, lower, upper) or a dict; "
+                       f"got {_got(vary)}")
     for n in err_names:  # error parameters not named are estimated unless fixed
         if n not in spec and n not in exclude:
             spec[n] = None
@@ -548,20 +615,31 @@ def _vary_spec(vary: Any, model: Model, err_names: list[str], exclude: set[str])
         if v is None:
             out[n] = (None, None, None)
         elif isinstance(v, Mapping):
-            out[n] = (_opt(v.get("init", v.get("value"))), _opt(v.get("lower", v.get("min"))),
-                      _opt(v.get("upper", v.get("max"))))
+            for k in v:
+                if k not in _VARY_KEYS:
+                    raise FitError(f"vary['{n}'] has an unknown key {k!r}"
+                                   f"{_closest(str(k), _VARY_KEYS)}; keys are: "
+                                   + ", ".join(_VARY_KEYS))
+            out[n] = (_opt(v.get("init", v.get("value")), f"initial value of '{n}'"),
+                      _opt(v.get("lower", v.get("min")), f"lower bound of '{n}'", finite=False),
+                      _opt(v.get("upper", v.get("max")), f"upper bound of '{n}'", finite=False))
         elif isinstance(v, Sequence) and not isinstance(v, str):
             if len(v) != 3:
                 raise FitError(f"vary['{n}'] must be an initial value or (initial, lower, "
                                f"upper); got {v!r}")
-            out[n] = tuple(_opt(x) for x in v)
+            out[n] = (_opt(v[0], f"initial value of '{n}'"),
+                      _opt(v[1], f"lower bound of '{n}'", finite=False),
+                      _opt(v[2], f"upper bound of '{n}'", finite=False))
         else:
-            out[n] = (float(v), None, None)
+            out[n] = (_number(v, f"initial value of '{n}'"), None, None)
     return out
 
 
-def _opt(v: Any) -> float | None:
-    return None if v is None else float(v)
+_VARY_KEYS = ("init", "lower", "upper", "value", "min", "max")
+
+
+def _opt(v: Any, what: str, *, finite: bool = True) -> float | None:
+    return None if v is None else _number(v, what, finite=finite)
 
 
 def _log_names(log_params: Any, spec: Mapping[str, Any]) -> set[str]:
@@ -569,6 +647,10 @@ def _log_names(log_params: Any, spec: Mapping[str, Any]) -> set[str]:
         return set()
     if isinstance(log_params, str):
         return set(spec) if log_params == "all" else {log_params}
+    if not isinstance(log_params, Sequence | set | frozenset) or not all(
+            isinstance(n, str) for n in log_params):
+        raise FitError(f"log_params must be 'all' or a sequence of parameter names; "
+                       f"got {_got(log_params)}")
     names = set(log_params)
     for n in names:
         if n not in spec:
@@ -578,6 +660,11 @@ def _log_names(log_params: Any, spec: Mapping[str, Any]) -> set[str]:
 
 
 def _select_observations(model: Model, dataset: Dataset, outputs: Any) -> tuple:
+    if outputs is not None and not (isinstance(outputs, str) or (
+            isinstance(outputs, Sequence | set | frozenset)
+            and all(isinstance(o, str) for o in outputs))):
+        raise FitError(f"outputs must be an output name or a sequence of names; "
+                       f"got {_got(outputs)}")
     obs = dataset.observations()
     if obs.empty:
         raise DataError("the dataset has no observations to fit")
@@ -610,12 +697,16 @@ def _error_models(outputs: list[str], error: Any) -> dict[str, str]:
         error = "additive"
     if isinstance(error, str):
         error = dict.fromkeys(outputs, error)
+    if not isinstance(error, Mapping):
+        raise FitError(f"error must be an error model ({', '.join(ERROR_MODELS)}) or a mapping "
+                       f"output -> error model; got {_got(error)}")
     out = {}
     for o in outputs:
         k = error.get(o, "additive")
-        if k not in ERROR_MODELS:
+        if not isinstance(k, str) or k not in ERROR_MODELS:
+            hint = _closest(k, list(ERROR_MODELS)) if isinstance(k, str) else ""
             raise FitError(f"error model for '{o}' must be one of {', '.join(ERROR_MODELS)}; "
-                           f"got {k!r}")
+                           f"got {k!r}{hint}")
         out[o] = k
     for o in error:
         if o not in outputs:
@@ -629,6 +720,9 @@ def _censoring(outputs: list[str], censoring: Any, obs: pd.DataFrame) -> dict[st
         censoring = "m3"
     if isinstance(censoring, str):
         censoring = dict.fromkeys(outputs, censoring)
+    if not isinstance(censoring, Mapping):
+        raise FitError(f"censoring must be 'm3', 'drop' or a mapping output -> 'm3' or 'drop'; "
+                       f"got {_got(censoring)}")
     out = {}
     for o, v in censoring.items():
         if o not in outputs:
@@ -689,14 +783,25 @@ def _long_dataset(model: Model, frame: pd.DataFrame, regimen: Any) -> Dataset:
         raise DataError(f"model '{model.name}' has several outputs "
                         f"({', '.join(model.output_names)}); add an 'output' column")
     ids = frame[cols["id"]].to_numpy() if "id" in cols else np.ones(n, dtype=int)
+    time = _numeric_column(frame, cols["time"], "a time")
+    for i in np.flatnonzero(~np.isfinite(time)):
+        raise DataError(f"row {i + 1}: {cols['time']} is {_cell(frame, cols['time'], i)}; "
+                        "every observation needs a finite time")
+    cens = np.zeros(n, int)
+    if "cens" in cols:
+        c = _numeric_column(frame, cols["cens"], "0 (observed) or 1 (censored)")
+        c = np.where(np.isnan(c), 0.0, c)  # missing reads as 0, as in read_nonmem
+        for i in np.flatnonzero((c != 0) & (c != 1)):
+            raise DataError(f"row {i + 1}: {cols['cens']} is {_cell(frame, cols['cens'], i)}; "
+                            "it must be 0 (observed) or 1 (below the limit of quantification)")
+        cens = c.astype(int)
     obs = pd.DataFrame({
-        "time": frame[cols["time"]].to_numpy(float), "output": out,
-        "dv": frame[cols["dv"]].to_numpy(float),
-        "cens": frame[cols["cens"]].fillna(0).to_numpy(int) if "cens" in cols else np.zeros(n, int),
-        "lloq": frame[cols["lloq"]].to_numpy(float) if "lloq" in cols else np.full(n, np.nan),
+        "time": time, "output": out,
+        "dv": _numeric_column(frame, cols["dv"], "an observed value (or the limit if censored)"),
+        "cens": cens,
+        "lloq": (_numeric_column(frame, cols["lloq"], "a limit of quantification")
+                 if "lloq" in cols else np.full(n, np.nan)),
         "row": np.arange(1, n + 1)})
-    if not np.all(np.isfinite(obs["time"])):
-        raise DataError("the time column has missing or non-finite values")
     subjects = []
     for sid in dict.fromkeys(ids.tolist()):
         sub = obs[ids == sid].sort_values("time", kind="mergesort").reset_index(drop=True)
@@ -709,6 +814,22 @@ def _long_dataset(model: Model, frame: pd.DataFrame, regimen: Any) -> Dataset:
             reg = regimen
         subjects.append(Subject(sid, as_regimen(reg), sub[list(OBSERVATION_COLUMNS)]))
     return Dataset(tuple(subjects), tuple(dict.fromkeys(out.tolist())))
+
+
+def _numeric_column(frame: pd.DataFrame, col: Any, what: str) -> np.ndarray:
+    """Column ``col`` as floats (missing: nan); a DataError names the first row that is not
+    a number."""
+    values = frame[col]
+    num = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    for i in np.flatnonzero(np.isnan(num) & values.notna().to_numpy()):
+        raise DataError(f"row {i + 1}: {col} is {_cell(frame, col, i)}, which is not a number; "
+                        f"{col} must be {what}")
+    return num
+
+
+def _cell(frame: pd.DataFrame, col: Any, i: int) -> str:
+    v = frame[col].iloc[i]
+    return "missing" if pd.isna(v) else repr(v.item() if isinstance(v, np.generic) else v)
 
 
 # --------------------------------------------------------------------------- results
@@ -1061,18 +1182,24 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
     jacobian : {"sensitivity", "fd"}
         Forward sensitivities of the compiled model, or finite differences.
     method : str
-        lmfit method; "least_squares" (trust-region reflective with bounds)
-        uses the Jacobian, other methods minimise the OFV without it.
+        lmfit method: "least_squares" (trust-region reflective with bounds)
+        uses the Jacobian; "leastsq", "nelder", "powell", "lbfgsb", "bfgs",
+        "cg", "tnc", "slsqp", "cobyla", "trust-constr", "basinhopping",
+        "ampgo" and "shgo" minimise the OFV without it. Any other name is a
+        :class:`~pkpd.errors.FitError`.
     max_nfev : int, optional
-        Budget of residual evaluations (default ``200 * (n_params + 1)``).
+        Budget of residual evaluations, a positive integer (default
+        ``200 * (n_params + 1)``).
     rtol, atol : float
-        Integrator tolerances.
+        Integrator tolerances, positive.
     tol : float
-        ``ftol``, ``xtol`` and ``gtol`` of the optimiser (default 1e-9: estimates agree
-        with an independent least-squares fit to better than 4 significant digits,
+        ``ftol``, ``xtol`` and ``gtol`` of "least_squares", from machine epsilon
+        (2.2e-16) to below 1 (default 1e-9: estimates agree with an independent
+        least-squares fit to better than 4 significant digits,
         ``tests/reference/test_fit_reference.py``).
     solver : str
-        Integration method of :func:`~pkpd.simulate.prepare`.
+        Integration method of :func:`~pkpd.simulate.prepare` ("auto",
+        "nonstiff", "stiff", ...).
     covariance : bool
         Compute the covariance matrix (2 n_params extra sensitivity runs).
 
@@ -1086,22 +1213,62 @@ def fit(model: Model, data: Any, *, vary: Any = None, fixed: Any = None, error: 
     ------
     DataError
         Observations of outputs the model lacks, no observations, an
-        observation before the first dose where the model predicts 0,
-        non-positive values with a log-normal error model.
+        observation before the first dose where the model predicts 0, a
+        subject with observations but no doses of a model whose states all
+        start at 0 (it predicts 0 at every observation), non-positive values
+        with a log-normal error model, non-numeric values in a long table.
     FitError
-        Unknown or doubly given parameters, bad bounds or options.
+        Unknown or doubly given parameters, bad bounds or options (an unknown
+        ``method``, a ``tol``, ``rtol``, ``atol`` or ``max_nfev`` out of range).
     """
-    dataset = _as_dataset(model, data, regimen)
     opts = _options(vary=vary, fixed=fixed, error=error, log_params=log_params, outputs=outputs,
                     censoring=censoring, jacobian=jacobian, method=method, max_nfev=max_nfev,
                     rtol=rtol, atol=atol, tol=tol, solver=solver, covariance=covariance)
+    dataset = _as_dataset(model, data, regimen)
     return _fit_dataset(model, dataset, opts)
 
 
 def _options(**opts: Any) -> dict[str, Any]:
+    """Check the options of :func:`fit` that do not depend on the model or the data."""
+    from .simulate import _METHODS as _SOLVERS
+
     if opts["jacobian"] not in ("sensitivity", "fd"):
-        raise FitError(f"jacobian must be 'sensitivity' or 'fd'; got {opts['jacobian']!r}")
+        raise FitError(f"jacobian must be 'sensitivity' or 'fd'; got {_got(opts['jacobian'])}")
+    method = opts["method"]
+    if method not in _METHODS:
+        hint = _closest(method, _METHODS) if isinstance(method, str) else ""
+        raise FitError(f"method must be one of {', '.join(_METHODS)}; got {_got(method)}{hint}")
+    solver = opts["solver"]
+    if not isinstance(solver, str) or solver not in _SOLVERS:
+        hint = _closest(solver, list(_SOLVERS)) if isinstance(solver, str) else ""
+        raise FitError(f"solver must be one of {', '.join(_SOLVERS)}; got {_got(solver)}{hint}")
+    n = opts["max_nfev"]
+    if n is not None and not (_is_int(n) and n >= 1):
+        raise FitError(f"max_nfev must be a positive integer (model evaluations) or None; "
+                       f"got {_got(n)}")
+    for key in ("rtol", "atol"):
+        if not (_is_real(opts[key]) and 0 < opts[key] < math.inf):
+            raise FitError(f"{key} must be a positive number (integrator tolerance); "
+                           f"got {_got(opts[key])}")
+    if not (_is_real(opts["tol"]) and _EPS <= opts["tol"] < 1):
+        raise FitError(f"tol must be a number from {_EPS:.3g} (machine epsilon) to below 1 "
+                       f"(ftol, xtol and gtol of the optimiser); got {_got(opts['tol'])}")
+    if not isinstance(opts["covariance"], bool | np.bool_):
+        raise FitError(f"covariance must be True or False; got {_got(opts['covariance'])}")
     return opts
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+
+
+def _got(v: Any) -> str:
+    """``'100' (str)``: a received value and its type, for error messages."""
+    return f"{v!r} ({type(v).__name__})"
 
 
 def fit_each(model: Model, data: Any, *, n_jobs: int = 1, progress: bool | None = None,
@@ -1146,6 +1313,10 @@ def fit_each(model: Model, data: Any, *, n_jobs: int = 1, progress: bool | None 
     defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()
                 if k in allowed}
     opts = _options(**(defaults | kwargs))
+    if not (_is_int(n_jobs) and (n_jobs == -1 or n_jobs >= 1)):
+        raise ValueError(f"n_jobs must be -1 (all cores) or a positive integer; got {_got(n_jobs)}")
+    if progress is not None and not isinstance(progress, bool | np.bool_):
+        raise ValueError(f"progress must be True, False or None; got {_got(progress)}")
     dataset = _as_dataset(model, data, regimen)
     subjects = [Dataset((s,), dataset.outputs, dataset.covariate_names)
                 for s in dataset if not s.observations.empty]
@@ -1154,8 +1325,6 @@ def fit_each(model: Model, data: Any, *, n_jobs: int = 1, progress: bool | None 
     from .population import _progress_bar
 
     bar = _progress_bar(progress if progress is not None else len(subjects) >= 50, len(subjects))
-    if n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be -1 (all cores) or a positive integer, got {n_jobs}")
     workers = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
     fits = _run_jobs(_fit_dataset, [(model, one, opts) for one in subjects], workers, bar)
     return SubjectFits(tuple(fits), tuple(r.data.subjects[0].id for r in fits))
@@ -1699,6 +1868,15 @@ def _parametric_sample(result: FitResult, gen: np.random.Generator) -> Dataset:
 
 
 # --------------------------------------------------------------------------- fit specs
+_SPEC_KEYS = ("name", "description", "source", "model", "dataset", "data", "parameters", "fixed",
+              "error", "censoring", "options")
+_SPEC_PARAM_KEYS = ("init", "lower", "upper", "log")
+_SPEC_DATA_KEYS = ("outputs", "covariates", "time_varying")
+_SPEC_OPTIONS = ("outputs", "jacobian", "method", "max_nfev", "rtol", "atol", "tol", "solver",
+                 "covariance", "per_subject")
+_SPEC_EACH_OPTIONS = ("n_jobs", "progress")  # options of fit_each only
+
+
 def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | None = None,
             *, write: bool = True) -> Any:
     """Run a fit specification (a TOML file, see ``fits/README.md``).
@@ -1718,6 +1896,16 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
     FitResult or SubjectFits
         :class:`SubjectFits` when the options say ``per_subject = true``
         (then :func:`fit_each` runs).
+
+    Raises
+    ------
+    SpecError
+        The file is not valid TOML, or a key is unknown, has a value of the
+        wrong type (``"false"`` where a boolean is needed, ``"100"`` where a
+        number is) or a value the fit does not accept; the message names the
+        file and the key.
+    DataError
+        The dataset cannot be read or used (the message names the file).
     """
     from . import datasets
     from .language import load_model
@@ -1729,29 +1917,42 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
         raise SpecError(f"fit specification {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: invalid TOML: {exc}") from exc
-    known = {"name", "description", "model", "dataset", "parameters", "fixed", "error",
-             "censoring", "options", "data", "source"}
-    for k in spec:
-        if k not in known:
-            raise SpecError(f"{path}: unknown key '{k}'{_closest(k, sorted(known))}; keys are: "
-                           + ", ".join(sorted(known)))
-    for need in ("model", "dataset"):
-        if need not in spec:
-            raise SpecError(f"{path}: the specification needs '{need}'")
+    _check_spec(path, spec)
     name = spec.get("name", path.stem)
+    opts = dict(spec.get("options", {}))
+    per_subject = opts.pop("per_subject", False)
     model_ref = spec["model"]
     if model_ref.endswith(".pkpd") or "/" in model_ref:
-        model = load_model(path.parent / model_ref)
+        model_path = path.parent / model_ref
+        if not model_path.is_file():
+            raise _spec_error(path, "model", f"model file {model_path} does not exist (a path "
+                                             "is relative to the specification)")
+        model = load_model(model_path)
     else:
-        model = load_model(model_ref)
+        try:
+            model = load_model(model_ref)
+        except PkpdError as exc:
+            raise _spec_error(path, "model", str(exc)) from exc
     ds_ref = spec["dataset"]
-    data_opts = dict(spec.get("data", {}))
     if ds_ref in datasets.list_datasets():
         frame = datasets.load(ds_ref)
     else:
-        p = Path(ds_ref)
-        frame = pd.read_csv(p if p.is_absolute() else path.parent / p, na_values=["."])
-    dataset = read_nonmem(frame, model, **data_opts)
+        file = Path(ds_ref) if Path(ds_ref).is_absolute() else path.parent / ds_ref
+        if not file.is_file():
+            names = datasets.list_datasets()
+            raise _spec_error(path, "dataset", f"{ds_ref!r} is neither a dataset shipped with "
+                                               f"pkpd nor a file ({file} does not exist)"
+                                               f"{_closest(ds_ref, names)}; shipped datasets "
+                                               f"(pkpd.datasets) are: {', '.join(names)}")
+        try:
+            frame = pd.read_csv(file, na_values=["."])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: dataset {ds_ref!r}: cannot read {file} as CSV: "
+                            f"{exc}") from exc
+    try:
+        dataset = read_nonmem(frame, model, **spec.get("data", {}))
+    except DataError as exc:
+        raise DataError(f"{path}: dataset {ds_ref!r}: {exc}") from exc
     vary: dict[str, Any] = {}
     log_params = []
     for n, v in spec.get("parameters", {}).items():
@@ -1762,12 +1963,15 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
         else:
             vary[n] = v
     fixed = dict(spec.get("fixed", {}))
-    opts = dict(spec.get("options", {}))
-    per_subject = bool(opts.pop("per_subject", False))
     runner = fit_each if per_subject else fit
-    result = runner(model, dataset, vary=vary or None, fixed=fixed or None,
-                    error=spec.get("error"), log_params=log_params,
-                    censoring=spec.get("censoring"), **opts)
+    try:
+        result = runner(model, dataset, vary=vary or None, fixed=fixed or None,
+                        error=spec.get("error"), log_params=log_params,
+                        censoring=spec.get("censoring"), **opts)
+    except FitError as exc:  # raised while setting up: a parameter, bound or option
+        raise SpecError(f"{path}: {exc}") from exc
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from exc
     if write:
         out = Path(output_dir) if output_dir is not None else path.parent
         out.mkdir(parents=True, exist_ok=True)
@@ -1777,3 +1981,169 @@ def run_fit(path: str | os.PathLike[str], output_dir: str | os.PathLike[str] | N
         (out / f"{name}.summary.txt").write_text(header + result.summary() + "\n",
                                                   encoding="utf-8")
     return result
+
+
+def _check_spec(path: Path, spec: Mapping[str, Any]) -> None:
+    """Check the keys and the types of every value of a fit specification (SpecError)."""
+    for k in spec:
+        if k not in _SPEC_KEYS:
+            raise SpecError(f"{path}: unknown key '{k}'{_closest(k, sorted(_SPEC_KEYS))}; keys "
+                            "are: " + ", ".join(sorted(_SPEC_KEYS)))
+    for need in ("model", "dataset"):
+        if need not in spec:
+            raise SpecError(f"{path}: the specification needs '{need}'")
+    for k in ("name", "description", "source", "model", "dataset"):
+        if k in spec and not isinstance(spec[k], str):
+            raise _spec_error(path, k, f"must be a string; got {_toml(spec[k])}")
+    for k in ("model", "dataset", "name"):
+        if k in spec and not spec[k].strip():
+            raise _spec_error(path, k, "must not be empty")
+    if "name" in spec and (any(c in spec["name"] for c in "/\\") or spec["name"] in (".", "..")):
+        raise _spec_error(path, "name", f"names the output files, so it must not be a path; "
+                                        f"got {_toml(spec['name'])}")
+    _check_spec_data(path, spec.get("data", {}))
+    params = _spec_table(path, "parameters", spec.get("parameters", {}),
+                         "parameter name -> initial value or { init, lower, upper, log }")
+    for n, v in params.items():
+        key = f"parameters.{n}"
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k not in _SPEC_PARAM_KEYS:
+                    raise _spec_error(path, f"{key}.{k}", "unknown key"
+                                      f"{_closest(k, _SPEC_PARAM_KEYS)}; keys are: "
+                                      + ", ".join(_SPEC_PARAM_KEYS)
+                                      + " (a parameter held fixed goes under [fixed])")
+                if k == "log":
+                    _spec_bool(path, f"{key}.log", x)
+                else:
+                    _spec_number(path, f"{key}.{k}", x, finite=k == "init")
+        elif isinstance(v, list) and len(v) == 3 and all(_is_real(x) for x in v):
+            raise _spec_error(path, key, f"must be a number (the initial value) or a table; got "
+                                         f"{_toml(v)}; write {n} = {{ init = {v[0]}, lower = "
+                                         f"{v[1]}, upper = {v[2]} }}")
+        elif not _is_real(v):
+            raise _spec_error(path, key, "must be a number (the initial value) or a table "
+                                         f"{{ init, lower, upper, log }}; got {_toml(v)}")
+        else:
+            _spec_number(path, key, v)
+    fixed = _spec_table(path, "fixed", spec.get("fixed", {}), "parameter name -> value")
+    for n, v in fixed.items():
+        _spec_number(path, f"fixed.{n}", v)
+    _check_spec_choice(path, "error", spec.get("error"), ERROR_MODELS, "error model")
+    _check_spec_choice(path, "censoring", spec.get("censoring"), _CENSORING, "censoring")
+    _check_spec_options(path, _spec_table(path, "options", spec.get("options", {}),
+                                          "option name -> value"))
+
+
+def _check_spec_data(path: Path, data: Any) -> None:
+    data = _spec_table(path, "data", data, "keyword arguments of pkpd.read_nonmem")
+    for k, v in data.items():
+        key = f"data.{k}"
+        if k not in _SPEC_DATA_KEYS:
+            raise _spec_error(path, key, f"unknown key{_closest(k, _SPEC_DATA_KEYS)}; keys are: "
+                              + ", ".join(_SPEC_DATA_KEYS) + " (options of pkpd.read_nonmem)")
+        if k == "covariates":
+            if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                raise _spec_error(path, key, f"must be a list of column names; got {_toml(v)}")
+            continue
+        what = ("DVID or CMT value -> output name" if k == "outputs"
+                else "covariate -> 'locf', 'nocb' or 'linear'")
+        for o, x in _spec_table(path, key, v, what).items():
+            if not isinstance(x, str):
+                raise _spec_error(path, f"{key}.{o}", f"must be a string; got {_toml(x)}")
+
+
+def _check_spec_choice(path: Path, key: str, value: Any, allowed: Sequence[str],
+                       what: str) -> None:
+    """``error`` and ``censoring``: one allowed string, or a table output -> allowed string."""
+    if value is None:
+        return
+    if not isinstance(value, str | dict):
+        raise _spec_error(path, key, f"must be one {what} for every output "
+                                     f"({', '.join(map(repr, allowed))}) or a table output -> "
+                                     f"{what}; got {_toml(value)}")
+    items = {None: value} if isinstance(value, str) else value
+    for o, v in items.items():
+        k = key if o is None else f"{key}.{o}"
+        if not isinstance(v, str) or v not in allowed:
+            hint = _closest(v, list(allowed)) if isinstance(v, str) else ""
+            raise _spec_error(path, k, f"must be one of {', '.join(map(repr, allowed))}; "
+                                       f"got {_toml(v)}{hint}")
+
+
+def _check_spec_options(path: Path, opts: Mapping[str, Any]) -> None:
+    per_subject = opts.get("per_subject", False)
+    _spec_bool(path, "options.per_subject", per_subject)
+    allowed = _SPEC_OPTIONS + (_SPEC_EACH_OPTIONS if per_subject else ())
+    for k, v in opts.items():
+        key = f"options.{k}"
+        if k in _SPEC_EACH_OPTIONS and not per_subject:
+            raise _spec_error(path, key, "is an option of per-subject fits (per_subject = true, "
+                                         "pkpd.fit_each); this is a pooled fit, which runs in "
+                                         "one process")
+        if k not in allowed:
+            raise _spec_error(path, key, f"unknown option{_closest(k, allowed)}; options are: "
+                              + ", ".join(allowed))
+        if k in ("covariance", "progress"):
+            _spec_bool(path, key, v)
+        elif k in ("max_nfev", "n_jobs") and not _is_int(v):
+            raise _spec_error(path, key, f"must be an integer; got {_toml(v)}")
+        elif k in ("rtol", "atol", "tol"):
+            _spec_number(path, key, v)
+        elif k in ("jacobian", "method", "solver") and not isinstance(v, str):
+            raise _spec_error(path, key, f"must be a string; got {_toml(v)}")
+        elif k == "outputs" and not (isinstance(v, str) or (
+                isinstance(v, list) and all(isinstance(x, str) for x in v))):
+            raise _spec_error(path, key, f"must be an output name or a list of names; "
+                                         f"got {_toml(v)}")
+    if "n_jobs" in opts and not (opts["n_jobs"] == -1 or opts["n_jobs"] >= 1):
+        raise _spec_error(path, "options.n_jobs", f"must be -1 (all cores) or a positive "
+                                                  f"integer; got {opts['n_jobs']}")
+    defaults = {"jacobian": "sensitivity", "method": "least_squares", "max_nfev": None,
+                "rtol": 1e-8, "atol": 1e-10, "tol": 1e-9, "solver": "auto", "covariance": True}
+    try:
+        _options(**(defaults | {k: v for k, v in opts.items() if k in defaults}))
+    except FitError as exc:
+        raise SpecError(f"{path}: options: {exc}") from exc
+
+
+def _spec_error(path: Path, key: str, message: str) -> SpecError:
+    return SpecError(f"{path}: {key}: {message}")
+
+
+def _spec_table(path: Path, key: str, value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise _spec_error(path, key, f"must be a table ({what}); got {_toml(value)}")
+    return value
+
+
+def _spec_bool(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _spec_error(path, key, f"must be true or false (a TOML boolean, without quotes); "
+                                     f"got {_toml(value)}")
+    return value
+
+
+def _spec_number(path: Path, key: str, value: Any, *, finite: bool = True) -> float:
+    if not _is_real(value) or math.isnan(value) or (finite and math.isinf(value)):
+        raise _spec_error(path, key, f"must be a {'finite ' if finite else ''}number; "
+                                     f"got {_toml(value)}")
+    return float(value)
+
+
+def _toml(v: Any) -> str:
+    """A TOML value as written in the file, and its TOML type, for error messages."""
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, int):
+        return f"{v} (an integer)"
+    if isinstance(v, float):
+        return f"{v!r} (a float)"
+    if isinstance(v, str):
+        return f"{json.dumps(v)} (a string)"
+    if isinstance(v, list):
+        text = json.dumps(v, default=str)
+        return f"{text if len(text) <= 60 else text[:57] + '...'} (a list)"
+    if isinstance(v, dict):
+        return "a table"
+    return f"{v} (a {type(v).__name__})"
