@@ -924,7 +924,10 @@ class FitResult:
         """A report laid out like lmfit's ``fit_report``."""
         lines = ["[[Fit Statistics]]",
                  f"    model              = {self.model.name}",
-                 f"    method             = {self.method} (jacobian: {self.jacobian})",
+                 f"    method             = {self.method} " + (
+                     f"(jacobian: {self.jacobian})" if self.method == "least_squares" else
+                     f"(no jacobian in the search; covariance from the {self.jacobian} "
+                     "jacobian)"),
                  f"    error model        = {_error_text(self.error)}"]
         if self.censoring:
             lines.append("    censoring          = " + ", ".join(

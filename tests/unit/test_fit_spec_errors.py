@@ -149,6 +149,8 @@ def test_a_method_other_than_least_squares_is_used_and_recorded(oral, theoph):
     ref = fit(oral, one, vary=VARY, fixed=FIXED)
     res = fit(oral, one, vary=VARY, fixed=FIXED, method="nelder", max_nfev=3000)
     assert res.success and res.method == "nelder" and "= nelder" in res.summary()
+    assert "no jacobian in the search" in res.summary()
+    assert "(jacobian: sensitivity)" in ref.summary()
     # Nelder-Mead reaches the same maximum of the likelihood from the values alone
     assert res.ofv == pytest.approx(ref.ofv, abs=1e-4)
     for k in VARY:
