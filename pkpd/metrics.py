@@ -214,12 +214,17 @@ class Endpoint:
             try:
                 values[k] = self.evaluate(*_grid(t[rows], y[rows], self.name))
             except ValueError as err:
-                raise ValueError(f"ID {ids[k]!r}: {err}") from err
+                raise ValueError(f"ID {_plain_id(ids[k])}: {err}") from err
         return pd.Series(values, index=index, name=self.name)
 
 
 # ---------------------------------------------------------------------------
 # numerical kernels (module level so that endpoints pickle for process pools)
+
+
+def _plain_id(v: Any) -> Any:
+    """A subject ID for messages: numpy scalars as plain Python values (``1``, not ``np.int64(1)``)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _grid(t: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,17 @@ normal with mean 0 and covariance ``Omega``. With typical value ``theta``:
 ``Omega`` is ``D R D`` with ``D = diag(omega)`` and ``R`` the ``correlation``
 (identity by default), or is given whole as ``omega``.
 
+Bounds
+------
+Individual values must lie within the parameter's bounds (``lower``, ``upper``
+of :class:`~pkpd.model.Param`), as in :func:`pkpd.simulate`:
+:func:`simulate_population` raises :class:`~pkpd.errors.ModelError` naming the
+subject, the parameter, its value and the bounds. A ``"normal"`` distribution
+is unbounded: on a positive parameter (a clearance, a volume) it gives values
+<= 0 in a fraction ``Phi(-1/CV)`` of subjects (0.1 % at CV 0.32, 11 % at
+CV 0.8). ``"lognormal"`` keeps values positive and ``"logit"`` keeps them
+inside the bounds; prefer those for bounded parameters.
+
 Sampling happens once, up front, from one generator: the same ``rng`` gives
 the same subjects however the simulation is later split into chunks or
 spread over machines.
@@ -181,10 +192,19 @@ class Population:
     covariates : mapping covariate -> spec, or DataFrame, optional
         Per covariate a number, a frozen ``scipy.stats`` distribution or a
         callable ``(rng, n) -> values``; or a table with one row per real
-        subject (columns named after the model's covariates) that
-        :meth:`sample` resamples.
+        subject (columns named after the model's covariates, and optionally
+        ``ID``, unique) that :meth:`sample` takes in order or resamples.
     residual : mapping output -> ResidualError, optional
         Residual error for simulated observations.
+
+    Notes
+    -----
+    A ``"normal"`` IIV on a parameter with bounds, e.g. a clearance with
+    bounds ``(0, inf)``, can draw values outside them (a CV of 0.8 gives
+    ``CL <= 0`` in about 11 % of subjects); :func:`simulate_population` then
+    raises :class:`~pkpd.errors.ModelError` naming those subjects. Use
+    ``"lognormal"`` (always positive) or ``"logit"`` (always inside the bounds)
+    for such parameters.
     """
 
     model: Model
@@ -245,6 +265,14 @@ class Population:
             cov_spec = {}
         if isinstance(cov_spec, pd.DataFrame):
             cols = [c for c in cov_spec.columns if c != "ID"]
+            if "ID" in cov_spec.columns:
+                tid = cov_spec["ID"]
+                if tid.isna().any():
+                    raise ValueError(f"covariate table: the ID of row "
+                                     f"{int(np.argmax(tid.isna().to_numpy())) + 1} is missing")
+                if tid.duplicated().any():
+                    raise ValueError(f"covariate table: ID {_py(tid[tid.duplicated()].iloc[0])} "
+                                     f"occurs twice; IDs must be unique")
         elif isinstance(cov_spec, Mapping):
             cov_spec = dict(cov_spec)
             cols = list(cov_spec)
@@ -289,7 +317,10 @@ class Population:
         Returns
         -------
         DataFrame
-            ``ID`` (1..n), every parameter of the model, then every covariate.
+            ``ID``, every parameter of the model, then every covariate. IDs are
+            those of a covariate table with an ``ID`` column taken in order,
+            else 1..n (also when rows are drawn with replacement, which can
+            repeat a row).
         """
         rng = np.random.default_rng(rng)
         table = self.covariates if isinstance(self.covariates, pd.DataFrame) else None
@@ -315,6 +346,8 @@ class Population:
             out[c.name] = np.full(n, c.value)
         if table is not None:
             rows = rng.integers(0, len(table), n) if resample else np.arange(n)
+            if not resample and "ID" in table.columns:
+                out["ID"] = table["ID"].to_numpy()
             for c in table.columns:
                 if c != "ID":
                     out[c] = table[c].to_numpy(dtype=float)[rows]
@@ -326,6 +359,17 @@ class Population:
     def __repr__(self) -> str:
         iiv = ", ".join(f"{k} {self.distribution[k]}" for k in self.iiv) or "none"
         return f"<Population of {self.model.name!r}: IIV on {iiv}>"
+
+
+def _py(x: Any) -> Any:
+    """A numpy scalar as the Python value (``1``, not ``np.int64(1)``, in messages)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _id_list(ids: Any, k: int = 10) -> str:
+    """Up to ``k`` IDs, comma separated, ``...`` when there are more."""
+    ids = list(ids)
+    return ", ".join(str(_py(i)) for i in ids[:k]) + (", ..." if len(ids) > k else "")
 
 
 def _logit_bounds(m: Model, name: str) -> tuple[float, float]:
@@ -581,7 +625,12 @@ class PopulationSimulation:
     ----------
     model : Model
     params : DataFrame
-        ``ID`` and the parameters and covariates of every subject.
+        ``ID`` and the values of every parameter and covariate of every
+        subject, as simulated: a Dataset's covariates replace sampled or
+        tabled ones; a covariate that changes with time within a subject
+        (a Dataset's ``covariate_table``) shows its first value, which the
+        subject has up to its first covariate time (see
+        :meth:`pkpd.data.Subject.covariates_at` for the values after).
     ids : ndarray (n_subjects,)
     offsets : ndarray (n_subjects + 1,)
         Rows of subject ``k`` are ``offsets[k]:offsets[k + 1]``.
@@ -595,6 +644,8 @@ class PopulationSimulation:
         Percentiles of :meth:`bands` (median = 50).
     grid : ndarray or None
         The output grid when every subject shares it.
+    settings : dict
+        How it was run (see :meth:`provenance`).
     """
 
     model: Model
@@ -607,10 +658,16 @@ class PopulationSimulation:
     observed: np.ndarray | None = field(default=None, repr=False)
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
     grid: np.ndarray | None = field(default=None, repr=False)
+    settings: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_subjects(self) -> int:
         return len(self.ids)
+
+    def provenance(self) -> dict[str, Any]:
+        """Run settings: ``method``, ``rtol``, ``atol``, ``hmax`` (None: no limit),
+        ``max_steps``, ``n_subjects``, and ``seed`` when ``rng`` was an int."""
+        return dict(self.settings)
 
     def __repr__(self) -> str:
         nt = f"{len(self.grid)} shared times" if self.grid is not None else "per-subject times"
@@ -659,7 +716,7 @@ class PopulationSimulation:
             ``output``, ``time`` and one column ``p<q>`` per percentile.
         """
         names = list(outputs or self.model.output_names)
-        qs = list(percentiles or self.percentiles)
+        qs = list(self.percentiles if percentiles is None else _check_percentiles(percentiles))
         cols = [f"p{q:g}" for q in qs]
         frames = []
         for nm in names:
@@ -684,23 +741,25 @@ class PopulationSimulation:
         return endpoint(self.to_frame(states=endpoint.output in self.model.state_names))
 
     def summary(self) -> str:
-        """Median and percentile range of each output at a few times."""
-        b = self.bands()
-        lo, hi = f"p{self.percentiles[0]:g}", f"p{self.percentiles[-1]:g}"
+        """Median and the range of :attr:`percentiles` of each output at a few times
+        (the median is computed whether or not 50 is among the percentiles)."""
+        qs = sorted({*self.percentiles, 50.0})
+        b = self.bands(percentiles=qs)
+        lo, hi = f"p{min(self.percentiles):g}", f"p{max(self.percentiles):g}"
         lines = [repr(self), f"median [{lo}, {hi}] by time:"]
         for nm, g in b.groupby("output", sort=False):
             unit = next((o.unit for o in self.model.outputs if o.name == nm), "")
             lines.append(f"  {nm}" + (f" [{unit}]" if unit else ""))
             idx = np.unique(np.linspace(0, len(g) - 1, min(len(g), 8)).round().astype(int))
             for _, r in g.iloc[idx].iterrows():
-                lines.append(f"    t={r['time']:<10g} {r.get('p50', np.nan):<12.4g} "
+                lines.append(f"    t={r['time']:<10g} {r['p50']:<12.4g} "
                              f"[{r[lo]:.4g}, {r[hi]:.4g}]")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """Plain-data form (schema version 1)."""
         return {"schema": 1, "model": self.model.name, "percentiles": list(self.percentiles),
-                "params": self.params.to_dict(orient="list"),
+                "settings": self.provenance(), "params": self.params.to_dict(orient="list"),
                 "data": self.to_frame().to_dict(orient="list")}
 
     def plot(self, outputs: Sequence[str] | None = None, **kw: Any) -> Any:
@@ -859,7 +918,8 @@ def simulate_population(population: Population | pd.DataFrame,
         The model, when ``population`` is a table.
     n : int, optional
         Number of subjects to sample (default: one per regimen, Dataset subject
-        or covariate-table row).
+        or covariate-table row). With a Dataset or a mapping ID -> regimen it
+        must equal their number of subjects.
     rng : int, Generator or None
         Seeds sampling and residual error; both happen once, up front, in
         this process, so the result does not depend on ``n_jobs``,
@@ -879,7 +939,7 @@ def simulate_population(population: Population | pd.DataFrame,
     observations : bool
         Add simulated observations with residual error (``<output>_obs``).
     percentiles : sequence of float
-        Percentiles of the summary bands.
+        Percentiles of the summary bands, each in [0, 100].
     method, rtol, atol, hmax, max_steps
         As in :func:`pkpd.simulate`, except that ``"auto"`` never takes the
         exact linear path: every subject is integrated (Tsitouras 5(4),
@@ -888,9 +948,21 @@ def simulate_population(population: Population | pd.DataFrame,
     Returns
     -------
     PopulationSimulation
+        Its ``params`` are the values simulated (after a Dataset's covariates
+        replaced sampled ones); its :meth:`~PopulationSimulation.provenance`
+        gives the solver settings, the number of subjects and an integer seed.
 
     Raises
     ------
+    ModelError
+        If a subject's parameter lies outside the parameter's bounds (as
+        :func:`pkpd.simulate` demands); the message names the subject, the
+        value and the bounds. A ``"normal"`` IIV can cause this (see
+        :class:`Population`).
+    ValueError
+        Invalid options; IDs of a parameter table that do not match the
+        Dataset's (the message lists them); ``n`` not matching a Dataset or
+        a mapping of regimens.
     SimulationError
         If any subject fails; the message lists the failing IDs (also in
         ``err.failed_ids``) and carries the first one's time, state and parameters.
@@ -904,6 +976,7 @@ def simulate_population(population: Population | pd.DataFrame,
                          f"got {method!r}")
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be positive, got {rtol!r}, {atol!r}")
+    qs = _check_percentiles(percentiles)
     gen = np.random.default_rng(rng)
     dataset = regimen if isinstance(regimen, Dataset) else None
     # -- subjects' regimens
@@ -916,21 +989,28 @@ def simulate_population(population: Population | pd.DataFrame,
     else:
         regs = [as_regimen(regimen)]
     # -- parameters
+    given: tuple[int, str] | None = None
+    if dataset is not None:
+        given = (len(dataset), "subjects of the dataset")
+    elif isinstance(regimen, Mapping):
+        given = (len(regimen), "regimens of the ID -> regimen mapping")
     if isinstance(population, Population):
         if model is not None and model != population.model:
             raise ValueError("model= differs from the population's model; give one of them")
         model = population.model
-        if n is None:
-            if dataset is not None:
-                n = len(dataset)
-            elif regs is not None and len(regs) > 1:
+        if given is not None:
+            if n is None:
+                n = given[0]
+            elif n != given[0]:
+                raise ValueError(f"n = {n!r} does not match the {given[0]} {given[1]}; "
+                                 f"leave n out to simulate one subject each")
+        elif n is None:
+            if regs is not None and len(regs) > 1:
                 n = len(regs)
-            elif isinstance(regimen, Mapping):
-                n = len(regimen)
             elif not isinstance(population.covariates, pd.DataFrame):
                 raise ValueError("give n, the number of subjects to sample")
         table = population.sample(n, gen)
-        if dataset is not None or isinstance(regimen, Mapping):
+        if given is not None:
             table["ID"] = list(dataset.ids if dataset is not None else regimen)
         res_model = dict(population.residual)
     elif isinstance(population, pd.DataFrame):
@@ -938,24 +1018,32 @@ def simulate_population(population: Population | pd.DataFrame,
             raise ValueError("a parameter table needs model=")
         table = population.reset_index(drop=True).copy()
         if "ID" not in table.columns:
-            table.insert(0, "ID", np.arange(1, len(table) + 1))
+            if dataset is not None and len(table) != len(dataset):
+                raise ValueError(f"the parameter table has {len(table)} rows but the dataset has "
+                                 f"{len(dataset)} subjects; give one row per subject (in "
+                                 f"dataset order) or an ID column")
+            table.insert(0, "ID", list(dataset.ids) if dataset is not None
+                         else np.arange(1, len(table) + 1))
         res_model = {}
     else:
         raise TypeError(f"expected a Population or a DataFrame of parameters, got "
                         f"{type(population).__name__}")
     res_model |= dict(residual or {})
     ids = table["ID"].to_numpy()
+    id_list = [_py(i) for i in ids]
     nsub = len(table)
     if nsub == 0:
         raise ValueError("no subjects to simulate")
     if pd.Index(ids).has_duplicates:
-        raise ValueError("subject IDs must be unique")
+        dup = pd.Index(ids)[pd.Index(ids).duplicated()]
+        raise ValueError(f"subject IDs must be unique; repeated: {_id_list(dup)}")
     if isinstance(regimen, Mapping) and not isinstance(regimen, Dataset):
-        missing = [i for i in ids if i not in regimen]
+        missing = [i for i in id_list if i not in regimen]
         if missing:
-            raise ValueError(f"no regimen for IDs {missing[:10]}")
-        regs = [as_regimen(regimen[i]) for i in ids]
-    elif regs is not None and len(regs) > 1 and len(regs) != nsub:
+            raise ValueError(f"no regimen for IDs {_id_list(missing)}; the mapping has IDs "
+                             f"{_id_list(regimen)}")
+        regs = [as_regimen(regimen[i]) for i in id_list]
+    elif dataset is None and regs is not None and len(regs) > 1 and len(regs) != nsub:
         raise ValueError(f"{len(regs)} regimens for {nsub} subjects")
     cm = compile_model(model)
     names = list(model.param_names + model.covariate_names)
@@ -970,8 +1058,7 @@ def simulate_population(population: Population | pd.DataFrame,
     # -- times and covariates from a dataset
     cov_tables: list[Any] = [None]
     if dataset is not None:
-        subj = {s.id: s for s in dataset.subjects}
-        order = [subj[i] for i in ids]
+        order = _dataset_subjects(dataset, id_list)
         regs = [s.regimen for s in order]
         cov_tables = []
         for k, s in enumerate(order):
@@ -982,6 +1069,10 @@ def simulate_population(population: Population | pd.DataFrame,
             if tab is not None:
                 cols = ["time"] + [c for c in tab.columns[1:] if c in model.covariate_names]
                 tab = tab[cols] if len(cols) > 1 else None
+            if tab is not None:
+                # the kernel takes these from the table; P (and params) show the first value
+                for c in tab.columns[1:]:
+                    P[k, names.index(c)] = float(tab[c].iloc[0])
             cov_tables.append(None if tab is None else
                               (tab, {c: s.interpolation.get(c, "locf") for c in tab.columns[1:]}))
         if times is None:
@@ -999,13 +1090,14 @@ def simulate_population(population: Population | pd.DataFrame,
         col = P[:, k]
         if not np.all(np.isfinite(col)):
             bad = int(np.argmax(~np.isfinite(col)))
-            raise ValueError(f"ID {ids[bad]}: {c} is not finite ({col[bad]})")
+            raise ValueError(f"ID {id_list[bad]}: {c} is not finite ({col[bad]})")
+    _check_bounds(model, P, id_list)
     settings = _Settings(_METHODS[method], float(rtol), float(atol), float(hmax or 0.0),
                          int(max_steps))
-    b = _build(cm, P, regs, tlist, cov_tables, method, rtol, atol, labels=ids.tolist(),
+    b = _build(cm, P, regs, tlist, cov_tables, method, rtol, atol, labels=id_list,
                n_jobs=n_jobs)
     parts = run_batch(cm, b, settings, n_jobs=n_jobs, executor=executor,
-                      chunk_size=chunk_size, progress=progress, labels=ids.tolist())
+                      chunk_size=chunk_size, progress=progress, labels=id_list)
     Y = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]
     O = np.concatenate([p[3] for p in parts]) if len(parts) > 1 else parts[0][3]
     counts = b.t_hi - b.t_lo
@@ -1020,9 +1112,69 @@ def simulate_population(population: Population | pd.DataFrame,
         for j, nm in enumerate(model.output_names):
             if nm in res_model:
                 observed[:, j] = res_model[nm].apply(O[:, j], gen)
-    return PopulationSimulation(model, table, ids, offsets, t_rows, O, Y, observed,
-                                tuple(float(q) for q in percentiles),
-                                tlist[0] if len(tlist) == 1 else None)
+    used = pd.DataFrame({"ID": ids} | {nm: P[:, k] for k, nm in enumerate(names)})
+    record: dict[str, Any] = {"method": method, "rtol": float(rtol), "atol": float(atol),
+                              "hmax": None if hmax is None else float(hmax),
+                              "max_steps": int(max_steps), "n_subjects": nsub}
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        record["seed"] = int(rng)
+    return PopulationSimulation(model, used, ids, offsets, t_rows, O, Y, observed, qs,
+                                tlist[0] if len(tlist) == 1 else None, record)
+
+
+def _dataset_subjects(dataset: Any, ids: list[Any]) -> list[Any]:
+    """The dataset's subject for each ID (matching as :meth:`Dataset.subject` does); every
+    dataset subject must be simulated."""
+    exact = {s.id: s for s in dataset.subjects}
+    as_text = {str(s.id): s for s in dataset.subjects}
+    order = [exact[i] if i in exact else as_text.get(str(i)) for i in ids]
+    missing = [i for i, s in zip(ids, order, strict=True) if s is None]
+    if missing:
+        raise ValueError(f"IDs {_id_list(missing)} of the parameter table are not in the "
+                         f"dataset; its IDs are {_id_list(dataset.ids)}")
+    used = {id(s) for s in order}
+    absent = [s.id for s in dataset.subjects if id(s) not in used]
+    if absent:
+        raise ValueError(f"dataset IDs {_id_list(absent)} have no row in the parameter table "
+                         f"({len(ids)} rows for {len(dataset)} subjects); give every dataset "
+                         f"subject a row, or leave those subjects out of the dataset")
+    return order
+
+
+def _check_bounds(model: Model, P: np.ndarray, ids: list[Any]) -> None:
+    """Every subject's parameters within the model's bounds (as :func:`pkpd.simulate` demands)."""
+    lower = np.array([p.lower for p in model.params])
+    upper = np.array([p.upper for p in model.params])
+    vals = P[:, :len(lower)]
+    bad = (vals < lower) | (vals > upper)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad.any(axis=1))
+    k = int(rows[0])
+    j = int(np.argmax(bad[k]))
+    prm = model.params[j]
+    per = ", ".join(f"{model.params[i].name} {int(c)}" for i, c in enumerate(bad.sum(axis=0)) if c)
+    raise ModelError(
+        f"ID {ids[k]}: parameter '{prm.name}' = {vals[k, j]:g} is outside its bounds "
+        f"({prm.lower:g}, {prm.upper:g}); {len(rows)} of {len(ids)} subjects are out of bounds "
+        f"(IDs {_id_list(ids[i] for i in rows)}; subjects per parameter: {per}). A 'normal' IIV "
+        f"is unbounded: use 'lognormal' or 'logit' for bounded parameters, or correct the "
+        f"parameter table")
+
+
+def _check_percentiles(percentiles: Any) -> tuple[float, ...]:
+    try:
+        q = np.atleast_1d(np.asarray(percentiles, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"percentiles must be numbers in [0, 100], got {percentiles!r}") from None
+    if q.ndim != 1 or q.size == 0:
+        raise ValueError(f"percentiles must be a non-empty sequence of numbers in [0, 100], "
+                         f"got {percentiles!r}")
+    bad = ~(np.isfinite(q) & (q >= 0) & (q <= 100))
+    if bad.any():
+        raise ValueError(f"percentiles must be finite numbers in [0, 100], got "
+                         f"{_py(q[bad][0])!r} in {percentiles!r}")
+    return tuple(float(v) for v in q)
 
 
 def _check_times(times: Any) -> np.ndarray:

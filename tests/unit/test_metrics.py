@@ -475,3 +475,11 @@ def test_probability_of_target_attainment():
         probability(trough)
     with pytest.raises(ValueError, match="below must be finite"):
         probability(trough, below=math.nan)
+
+
+def test_a_failing_subject_is_named_by_its_plain_id():
+    # subjects on different grids go one by one; the error names the subject as "ID 2"
+    df = pd.DataFrame({"ID": np.array([1, 1, 1, 2, 2], dtype=np.int64),
+                       "time": [0.0, 1.0, 2.0, 0.0, 0.5], "conc": [1.0, 2.0, 3.0, 1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"^ID 2: "):
+        conc_at("conc", 1.5)(df)
