@@ -214,7 +214,7 @@ class Endpoint:
             try:
                 values[k] = self.evaluate(*_grid(t[rows], y[rows], self.name))
             except ValueError as err:
-                raise ValueError(f"ID {_plain_id(ids[k])}: {err}") from err
+                raise ValueError(f"ID {_plain_id(ids[k])!r}: {err}") from err
         return pd.Series(values, index=index, name=self.name)
 
 
