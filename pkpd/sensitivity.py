@@ -18,19 +18,46 @@ Global
 :func:`sobol`, :func:`morris` and :func:`fast` draw samples and analyse them
 with SALib (this is the only module that imports it). Each varied parameter
 is given as a range ``(low, high)`` (uniform) or as a frozen ``scipy.stats``
-distribution; SALib samples the unit cube and values are ``ppf(u)``. The
-quantity of interest is an :class:`~pkpd.metrics.Endpoint` (or several), or
-an output at chosen times (``qoi="conc", at=[1, 7, 28]``). Samples are run in
+distribution; SALib samples the unit cube and values are ``ppf(u)`` (for
+the levels of Morris, see :func:`morris`). The quantity of interest is an
+:class:`~pkpd.metrics.Endpoint` (or several), or an output at chosen times
+(``qoi="conc", at=[1, 7, 28]``); it must be finite and vary across the
+samples (a constant one has no variance to apportion). Samples are run in
 chunks through the compiled batch engine (:mod:`pkpd.batch`), over all cores
 or on an executor, and each chunk is reduced to its quantities of interest
 at once, so memory does not grow with the number of runs.
 
+Each varied parameter's range must lie within the model's bounds
+(:class:`~pkpd.model.Param` ``lower``/``upper``), and a distribution's
+sampled range, its quantiles ``1e-12`` to ``1 - 1e-12``, too: no value is
+clipped, so a distribution with more than ``1e-12`` of its probability
+outside the bounds (a normal law for a positive clearance, say) is refused;
+use a log-normal or a truncated law instead.
+
+Over a virtual population
+-------------------------
 With ``population=`` the parameters not varied are drawn from a virtual
-population: one virtual subject per Sobol base row (shared by the row's
-``A``, ``B`` and ``AB_i`` evaluations), per Morris trajectory, or per FAST
-sample. The indices are then shares of the total variance across the
-population, and ``1 - sum(ST)`` bounds what the population's own variability
-explains.
+population, whose variability is an uncontrolled input of the analysis. In
+:func:`sobol` and :func:`fast` it enters the design as extra input factors,
+sampled by the same Saltelli or FAST design as the varied parameters: one
+uniform column per source of variability, mapped to a subject by quantiles
+(a standard normal deviate per random effect, correlated through the
+Cholesky factor of omega in the order of ``iiv``; the quantile of each
+covariate distribution; a sorted pool of draws for a covariate given as a
+callable; a row of a covariate table, ordered along the table's first
+principal component). Rows ``A`` and ``B`` of a Saltelli design thus have
+independent subjects and ``AB_i`` keeps the subject of ``A``, so the
+indices of the varied parameters are shares of the total variance across
+parameters and population together (e.g. for ``y = x (z - 1)`` with ``z``
+from the population, ``S1_x = 0`` and ``ST_x = 0.25``). The population's
+own share is reported as well: by :func:`sobol` as one group index, row
+``"population"``, whatever the number of its sources; by :func:`fast`,
+which estimates one factor at a time, per source, rows
+``"population:<name>"`` (``<name>`` a parameter with IIV, a covariate, or
+``covariates`` for a table). A varied parameter's own random effect is
+overridden by the varied value. :func:`morris` keeps one subject per
+trajectory, so that each elementary effect is a difference at a fixed
+subject, and ``mu_star`` is the mean absolute effect over the population.
 
 The "model" may also be a plain function ``f(X) -> Y`` of an ``(N, k)``
 array of parameter samples (columns in the order of ``params``), returning
@@ -103,6 +130,11 @@ class LocalSensitivity:
     endpoint_values: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     endpoint_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
     normalized: bool = True
+    settings: dict = field(default_factory=dict, repr=False)
+
+    def provenance(self) -> dict:
+        """Run settings (solver, tolerances), for reports."""
+        return dict(self.settings)
 
     def __repr__(self) -> str:
         return (f"<LocalSensitivity {self.model.name!r}: {len(self.names)} quantities x "
@@ -311,7 +343,8 @@ def local_sensitivity(model: Model, regimen: Any, times: Any, *,
         e_val[i], e_raw[i] = _endpoint_derivative(e, prep.times, y, s)
     return LocalSensitivity(model, prep.times, tuple(names), tuple(wrt), p[sidx], vals, raw,
                             tuple(e.name for e in eps), tuple(e.unit for e in eps), e_val, e_raw,
-                            bool(normalized))
+                            bool(normalized), dict(solver=method, rtol=float(rtol),
+                                                   atol=float(atol), max_steps=int(max_steps)))
 
 
 def _endpoint_derivative(e: Endpoint, t: np.ndarray, y: np.ndarray,
@@ -347,6 +380,10 @@ class GlobalSensitivity:
         ``S1_conf``, ``ST``, ``ST_conf``; Morris ``mu``, ``mu_star``,
         ``sigma``, ``mu_star_conf``. ``*_conf`` are half-widths of the
         ``confidence`` interval (bootstrap; FAST's are indicative only).
+        Over a population, Sobol adds a row ``"population"`` (the group
+        index of the population's variability) and FAST a row
+        ``"population:<name>"`` per source of variability (see the module
+        docstring).
     second_order : DataFrame or None
         Sobol ``S2`` and ``S2_conf`` per (qoi, param_i, param_j), on request.
     samples : ndarray (n_runs, k)
@@ -367,6 +404,11 @@ class GlobalSensitivity:
     values: np.ndarray = field(repr=False)
     qoi_times: np.ndarray | None = field(default=None, repr=False)
     confidence: float = 0.95
+    settings: dict = field(default_factory=dict, repr=False)
+
+    def provenance(self) -> dict:
+        """Run settings (runs, seed, solver and tolerances), for reports."""
+        return dict(self.settings)
 
     @property
     def n_runs(self) -> int:
@@ -407,6 +449,9 @@ class GlobalSensitivity:
         return plot_global_sensitivity(self, kind, qoi, **kw)
 
 
+_U_EPS = 1e-12  # unit-cube samples are clipped to [eps, 1 - eps] before a quantile function
+
+
 @dataclass(frozen=True)
 class _Space:
     """Varied parameters: names and unit-cube -> value transforms."""
@@ -414,9 +459,13 @@ class _Space:
     names: tuple[str, ...]
     specs: tuple[Any, ...]
 
+    @property
+    def is_distribution(self) -> np.ndarray:
+        return np.array([hasattr(s, "ppf") for s in self.specs], dtype=bool)
+
     def values(self, u: np.ndarray) -> np.ndarray:
         x = np.empty_like(u, dtype=float)
-        uc = np.clip(u, 1e-12, 1 - 1e-12)
+        uc = np.clip(u, _U_EPS, 1 - _U_EPS)
         for j, spec in enumerate(self.specs):
             if hasattr(spec, "ppf"):
                 x[:, j] = spec.ppf(uc[:, j])
@@ -447,31 +496,221 @@ def _space(params: Mapping[str, Any]) -> _Space:
     return _Space(tuple(params), tuple(specs))
 
 
-def _problem(space: _Space) -> dict:
-    k = len(space.names)
-    return {"num_vars": k, "names": list(space.names), "bounds": [[0.0, 1.0]] * k}
+def _describe(dist: Any) -> str:
+    """``norm(1, 0.5)`` for a frozen scipy.stats distribution."""
+    name = getattr(getattr(dist, "dist", None), "name", None)
+    if name is None:
+        return repr(dist)
+    args = [f"{a:g}" if isinstance(a, int | float) else repr(a) for a in getattr(dist, "args", ())]
+    args += [f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v!r}"
+             for k, v in getattr(dist, "kwds", {}).items()]
+    return f"{name}({', '.join(args)})"
 
 
+def _check_bounds(model: Model, space: _Space) -> None:
+    """Refuse ranges, and distributions, that reach outside a parameter's bounds.
+
+    A distribution is checked on what can be sampled, its quantiles ``_U_EPS``
+    to ``1 - _U_EPS``: values are never clipped. Covariates have no bounds.
+    """
+    for nm, spec in zip(space.names, space.specs, strict=True):
+        if nm not in model.param_names:
+            continue
+        prm = model.param(nm)
+        bounds = f"({prm.lower:g}, {prm.upper:g})"
+        if hasattr(spec, "ppf"):
+            lo, hi = (float(v) for v in np.asarray(spec.ppf([_U_EPS, 1 - _U_EPS]), dtype=float))
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"parameter '{nm}': the distribution {_describe(spec)} has "
+                                 f"non-finite quantiles ({lo}, {hi}); check its parameters")
+            if lo < prm.lower or hi > prm.upper:
+                outside = float(spec.cdf(prm.lower)) + float(spec.sf(prm.upper))
+                raise ModelError(
+                    f"parameter '{nm}' of model '{model.name}' has bounds {bounds}, but the "
+                    f"distribution {_describe(spec)} puts {outside:.3g} of its probability "
+                    f"outside them (it would be sampled from {lo:.4g} to {hi:.4g}; values are "
+                    "not clipped). Use a distribution within the bounds, e.g. a log-normal "
+                    "or a truncated one (scipy.stats.truncnorm)")
+        else:
+            lo, hi = spec
+            if lo < prm.lower or hi > prm.upper:
+                raise ModelError(f"parameter '{nm}' of model '{model.name}': the range "
+                                 f"({lo:g}, {hi:g}) reaches outside its bounds {bounds}; "
+                                 "choose a range within the bounds")
+
+
+def _problem(space: _Space, extra: Sequence[str] = (), groups: Sequence[str] | None = None) -> dict:
+    names = list(space.names) + list(extra)
+    problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+    if groups is not None:
+        problem["groups"] = list(groups)
+    return problem
+
+
+# --------------------------------------------------------------------------- population
+_POPULATION = "population"  # the label of the population's group in Sobol indices
+_POOL = 10_000  # draws of a covariate given as a callable, sorted into a quantile function
+
+
+@dataclass(frozen=True, eq=False)
+class _PopulationFactors:
+    """A virtual population as input factors of a design (see the module docstring).
+
+    :meth:`rows` maps an ``(N, len(names))`` array of uniforms to the
+    ``(N, len(columns))`` parameters and covariates of ``N`` subjects (the
+    model's order: parameters, then covariates); :meth:`draw` samples
+    subjects directly.
+    """
+
+    population: Population
+    names: tuple[str, ...]
+    columns: tuple[str, ...]
+    base: np.ndarray
+    iiv: tuple[str, ...]
+    chol: np.ndarray
+    marginals: tuple[tuple[str, Callable[[np.ndarray], np.ndarray]], ...]
+    table: tuple[tuple[str, ...], np.ndarray] | None
+
+    def rows(self, u: np.ndarray) -> np.ndarray:
+        from scipy.stats import norm
+
+        from .population import _transform
+
+        m = self.population.model
+        out = np.tile(self.base, (u.shape[0], 1))
+        col = {c: i for i, c in enumerate(self.columns)}
+        uc = np.clip(u, _U_EPS, 1 - _U_EPS)
+        j = len(self.iiv)
+        if j:
+            eta = norm.ppf(uc[:, :j]) @ self.chol.T
+            for i, nm in enumerate(self.iiv):
+                out[:, col[nm]] = _transform(m, nm, self.population.distribution[nm], eta[:, i])
+        for nm, quantile in self.marginals:
+            out[:, col[nm]] = quantile(uc[:, j])
+            j += 1
+        if self.table is not None:
+            cols, vals = self.table
+            r = np.minimum((u[:, j] * len(vals)).astype(np.int64), len(vals) - 1)
+            for c, v in zip(cols, vals[r].T, strict=True):
+                out[:, col[c]] = v
+        return out
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.population.sample(n, rng)[list(self.columns)].to_numpy(dtype=float)
+
+
+def _principal_order(vals: np.ndarray) -> np.ndarray:
+    """Rows ordered along the first principal component of the standardised columns."""
+    sd = vals.std(axis=0)
+    z = (vals - vals.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    return np.argsort(z @ vt[0], kind="stable")
+
+
+def _empirical_quantile(pool: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    srt = np.sort(pool)
+    return lambda u: srt[np.minimum((u * len(srt)).astype(np.int64), len(srt) - 1)]
+
+
+def _population_factors(population: Population, rng: np.random.Generator) -> _PopulationFactors:
+    from .population import _draw_covariate
+
+    m = population.model
+    columns = tuple(m.param_names + m.covariate_names)
+    base = np.array([p.value for p in m.params] + [c.value for c in m.covariates], dtype=float)
+    names = list(population.iiv)
+    iiv: tuple[str, ...] = ()
+    chol = np.zeros((0, 0))
+    if names:
+        cov = np.asarray(population.omega, dtype=float)
+        nz = np.diag(cov) > 0
+        iiv = tuple(nm for nm, keep in zip(names, nz, strict=True) if keep)
+        if iiv:
+            chol = np.linalg.cholesky(cov[np.ix_(nz, nz)])
+    marginals: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = []
+    table = None
+    spec = population.covariates
+    if isinstance(spec, pd.DataFrame):
+        cols = tuple(c for c in spec.columns if c != "ID")
+        vals = spec[list(cols)].to_numpy(dtype=float)
+        if cols and len(vals) == 1:
+            base[[columns.index(c) for c in cols]] = vals[0]
+        elif cols:
+            table = (cols, vals[_principal_order(vals)])
+    else:
+        for nm, sp in spec.items():
+            if isinstance(sp, int | float) and not isinstance(sp, bool):
+                base[columns.index(nm)] = float(sp)
+            elif hasattr(sp, "ppf"):
+                marginals.append((nm, sp.ppf))
+            else:
+                marginals.append((nm, _empirical_quantile(_draw_covariate(nm, sp, _POOL, rng))))
+    factor_names = ([f"population:{nm}" for nm in iiv] + [f"population:{nm}" for nm, _ in marginals]
+                    + (["population:covariates"] if table is not None else []))
+    return _PopulationFactors(population, tuple(factor_names), columns, base, iiv, chol,
+                              tuple(marginals), table)
+
+
+# --------------------------------------------------------------------------- runners
 @dataclass
 class _Runner:
-    """Turns parameter samples into quantities of interest."""
+    """Turns parameter samples (and population rows) into quantities of interest."""
 
-    fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    fn: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
     qoi_names: tuple[str, ...]
     qoi_times: np.ndarray | None
+    resolution: float = 1e-12  # relative spread below which a quantity is constant
 
 
 _REDUCE_ROWS = 256  # rows per endpoint evaluation in a batch reduction (see reduce below)
 
 
-def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any, at: Any,
-                population: Population | None, rng: np.random.Generator, *, n_jobs: int,
-                executor: Any, chunk_size: int | None, progress: bool | None, method: str,
-                rtol: float, atol: float, max_steps: int) -> _Runner:
+def _output_times(name: str, at: Any, times: Any, regimen: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The times ``at`` at which output ``name`` is analysed, checked, and the simulation grid.
+
+    Like :func:`pkpd.population.simulate_population`'s ``times``: finite and
+    non-empty; and inside the simulated times (``times``, when given), or not
+    before the start of the simulation (time 0, or the first dose if earlier).
+    """
+    from .dosing import Reset, as_regimen
+    from .population import _check_times
+
+    try:
+        t = np.atleast_1d(np.asarray(at, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"at= must be a sequence of times (numbers) at which to analyse "
+                         f"'{name}', got {at!r}") from None
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"at= must be a non-empty 1-D sequence of times at which to analyse "
+                         f"'{name}', got shape {t.shape}")
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"at= must hold finite times; got {t[i]} at position {i}")
+    if times is not None:
+        grid = _check_times(times)
+        out = (t < grid[0]) | (t > grid[-1])
+        if out.any():
+            raise ValueError(f"at={t[out][0]:g} is outside the simulated times [{grid[0]:g}, "
+                             f"{grid[-1]:g}]; choose times in that range or extend times=")
+        return t, np.unique(np.concatenate([grid, t]))
+    starts = [float(d.times()[0]) for d in as_regimen(regimen) if not isinstance(d, Reset)]
+    start = min([0.0, *starts])
+    early = t < start
+    if early.any():
+        raise ValueError(f"at={t[early][0]:g} is before the start of the simulation, t = "
+                         f"{start:g} (the initial state, or the first dose if earlier)")
+    return t, np.unique(t)
+
+
+def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any, at: Any, *,
+                n_jobs: int, executor: Any, chunk_size: int | None, progress: bool | None,
+                method: str, rtol: float, atol: float, max_steps: int) -> _Runner:
     from .compile import compile_model
     from .dosing import as_regimen
     from .metrics import Endpoint
     from .population import _build, _check_times, _Settings, run_batch
+    from .population import _check_bounds as _check_subject_bounds
     from .simulate import _METHODS
 
     known = model.param_names + model.covariate_names
@@ -479,6 +718,7 @@ def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any,
         if nm not in known:
             raise ModelError(f"model '{model.name}' has no parameter or covariate '{nm}'"
                              f"{closest(nm, known)}")
+    _check_bounds(model, space)
     eps: list[Endpoint] = []
     out_at: tuple[str, np.ndarray] | None = None
     if qoi is None:
@@ -486,8 +726,8 @@ def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any,
     if isinstance(qoi, str):
         if at is None:
             raise ValueError(f"qoi={qoi!r} (an output) needs at=, the times to analyse")
-        out_at = (qoi, np.atleast_1d(np.asarray(at, dtype=float)))
-        grid = np.unique(np.concatenate([out_at[1]] + ([np.asarray(times, float)] if times is not None else [])))
+        t_at, grid = _output_times(qoi, at, times, regimen)
+        out_at = (qoi, t_at)
     else:
         eps = [qoi] if isinstance(qoi, Endpoint) else list(qoi)
         if not eps or not all(isinstance(e, Endpoint) for e in eps):
@@ -539,26 +779,25 @@ def _ode_runner(model: Model, regimen: Any, times: Any, space: _Space, qoi: Any,
                 out[a:a + blk.shape[0], j] = v
         return out
 
-    def fn(x: np.ndarray, group: np.ndarray) -> np.ndarray:
-        P = np.tile(base, (x.shape[0], 1))
-        if population is not None:
-            bg = population.sample(int(group.max()) + 1, rng)
-            for c in bg.columns:
-                if c != "ID" and c in index:
-                    P[:, index[c]] = bg[c].to_numpy(dtype=float)[group]
+    def fn(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        # rows: each run's subject, in the model's order (parameters, then covariates)
+        P = np.tile(base, (x.shape[0], 1)) if rows is None else np.array(rows, dtype=float)
         for j, nm in enumerate(space.names):
             P[:, index[nm]] = x[:, j]
+        if rows is not None:  # sampled subjects (the varied parameters are checked by _space)
+            _check_subject_bounds(cm.model, P, list(range(1, P.shape[0] + 1)))
         b = _build(cm, P, reg, [grid], [None], method, rtol, atol, n_jobs=n_jobs)
         parts = run_batch(cm, b, settings, n_jobs=n_jobs, executor=executor,
                           chunk_size=chunk_size or min(x.shape[0], 2048), progress=progress,
                           on_chunk=reduce)
         return np.concatenate(parts, axis=0)
 
-    return _Runner(fn, qnames, qtimes)
+    # a spread within the integrator's relative tolerance is solver noise, not an effect
+    return _Runner(fn, qnames, qtimes, max(1e-12, float(rtol)))
 
 
 def _function_runner(f: Callable, space: _Space) -> _Runner:
-    def fn(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    def fn(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
         y = np.asarray(f(x), dtype=float)
         if y.shape[0] != x.shape[0] or y.ndim > 2:
             raise ValueError(f"the model function must return shape (N,) or (N, q) for N = "
@@ -566,27 +805,45 @@ def _function_runner(f: Callable, space: _Space) -> _Runner:
         return y.reshape(x.shape[0], -1)
 
     probe = fn(np.array([[0.5 * sum(s) if not hasattr(s, "ppf") else s.median()
-                          for s in space.specs]]), np.zeros(1, dtype=np.int64))
+                          for s in space.specs]]), None)
     q = probe.shape[1]
     return _Runner(fn, ("y",) if q == 1 else tuple(f"y{i}" for i in range(q)), None)
 
 
 def _setup(model: Any, regimen: Any, times: Any, params: Mapping[str, Any], qoi: Any, at: Any,
-           population: Any, rng: np.random.Generator, **kw: Any) -> tuple[_Space, _Runner]:
+           population: Any, rng: np.random.Generator,
+           **kw: Any) -> tuple[_Space, _Runner, _PopulationFactors | None]:
+    from .population import Population
+
     space = _space(params)
     if isinstance(model, Model):
-        if population is not None and population.model.param_names != model.param_names:
-            raise ValueError("the population's model must have the model's parameters")
-        return space, _ode_runner(model, regimen, times, space, qoi, at, population, rng, **kw)
+        pop = None
+        if population is not None:
+            if not isinstance(population, Population):
+                raise TypeError(f"population must be a Population, got "
+                                f"{type(population).__name__}")
+            pm = population.model
+            if (pm.param_names, pm.covariate_names) != (model.param_names, model.covariate_names):
+                raise ValueError("the population's model must have the model's parameters and "
+                                 "covariates, in the same order")
+            pop = _population_factors(population, rng)
+        return space, _ode_runner(model, regimen, times, space, qoi, at, **kw), pop
     if callable(model):
         if population is not None:
             raise ValueError("population= needs a Model, not a plain function")
-        return space, _function_runner(model, space)
+        return space, _function_runner(model, space), None
     raise TypeError(f"model must be a Model or a function f(X) -> Y, got {type(model).__name__}")
 
 
-def _checked(runner: _Runner, names: Sequence[str], x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Refuse non-finite quantities of interest (SALib would turn them into silent zeros)."""
+def _checked(runner: _Runner, names: Sequence[str], x: np.ndarray,
+             y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse non-finite quantities of interest; mark constant ones.
+
+    SALib divides by a quantity's variance and turns a constant one into silent
+    zeros. A constant quantity among others (e.g. the output at t = 0, before any
+    dose, in a time course) gets NaN indices; when every quantity is constant
+    there is nothing to analyse: ValueError.
+    """
     y = np.asarray(y, dtype=float).reshape(x.shape[0], -1)
     bad = ~np.isfinite(y)
     if bad.any():
@@ -598,7 +855,37 @@ def _checked(runner: _Runner, names: Sequence[str], x: np.ndarray, y: np.ndarray
             f"{int(bad[:, j].sum())} of {len(y)} samples (first at {at}); e.g. a time to "
             "recovery that does not happen within the simulated times. Extend the times, "
             "narrow the parameter ranges or choose an endpoint defined for every sample")
-    return y
+    # constant: the spread is within round-off (functions) or the integrator's relative
+    # tolerance (models) of the largest magnitude
+    const = np.ptp(y, axis=0) <= runner.resolution * np.max(np.abs(y), axis=0)
+    if const.all():
+        j = int(np.argmax(const))
+        raise ValueError(
+            f"the quantity of interest '{runner.qoi_names[j]}' is the same ({y[0, j] + 0.0:.6g}, "
+            f"to a relative {runner.resolution:.0e}) for all {len(y)} samples: it has no variance to "
+            "apportion to the parameters. E.g. an "
+            "output read before the first dose or long after the drug is gone, or parameters "
+            "that do not affect it. Drop it from the quantities (qoi, at=) or vary parameters "
+            "it depends on")
+    return y, const
+
+
+def _gsa_settings(model: Any, rng: Any, n: int, population: Any, method: str, rtol: float,
+                  atol: float, max_steps: int, **extra: Any) -> dict:
+    """What a global analysis ran with (solver settings only for a model)."""
+    out: dict[str, Any] = {"n": int(n), **extra}
+    if isinstance(rng, int | np.integer):
+        out["seed"] = int(rng)
+    if population is not None:
+        out["population"] = repr(population)
+    if isinstance(model, Model):
+        out.update(solver=method, rtol=float(rtol), atol=float(atol), max_steps=int(max_steps))
+    return out
+
+
+def _nan_result(keys: Sequence[str], k: int) -> dict:
+    """Indices of a constant quantity of interest: undefined (no variance to apportion)."""
+    return {key: np.full(k, np.nan) for key in keys}
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -621,13 +908,19 @@ _COMMON = """
     times : array_like, optional
         Simulation grid (models only; required for endpoints).
     params : mapping name -> (low, high) or scipy.stats distribution
-        Varied parameters (or covariates).
+        Varied parameters (or covariates). A parameter's range, or every
+        value its distribution can give (quantiles 1e-12 to 1 - 1e-12), must
+        lie within its bounds in the model (else ``ModelError``).
     qoi : Endpoint, sequence of Endpoint, or output name
         Quantity of interest (models only).
     at : array_like, optional
-        Times at which the output ``qoi`` is analysed.
+        Times at which the output ``qoi`` is analysed: finite, within
+        ``times`` when given, and not before the start of the simulation
+        (time 0, or the first dose if earlier).
     population : Population, optional
-        Draw the parameters not varied from this virtual population.
+        Draw the parameters not varied from this virtual population, whose
+        variability is then an input of the analysis (see the module
+        docstring).
     rng : int, Generator or None
         Seeds sampling, the population and the bootstrap.
     confidence : float
@@ -656,7 +949,16 @@ def sobol(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     """Sobol indices (Saltelli sampling, SALib's estimators and bootstrap intervals).
 
     Runs ``n * (k + 2)`` evaluations (``n * (2k + 2)`` with ``second_order``)
-    for ``k`` varied parameters; ``n`` should be a power of 2.
+    for ``k`` varied parameters; ``n`` should be a power of 2. Over a
+    population, the population's variability is one more group of inputs
+    (``k + 1`` in these counts, row ``"population"`` of the indices): rows
+    ``A`` and ``B`` of the Saltelli design have independent subjects, ``AB_i``
+    keeps the subject of ``A`` for a varied parameter ``i`` and takes that of
+    ``B`` for the population, so that every index is a share of the variance
+    across parameters and population together.
+
+    Every quantity of interest must be finite and vary across the samples
+    (else ``ValueError``).
 
     Parameters
     ----------
@@ -685,32 +987,44 @@ def sobol(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     from SALib.sample import sobol as sa_sample
 
     gen = np.random.default_rng(rng)
-    space, runner = _setup(model, regimen, times, params, qoi, at, population, gen,
+    space, runner, pop = _setup(model, regimen, times, params, qoi, at, population, gen,
                            n_jobs=n_jobs, executor=executor, chunk_size=chunk_size,
                            progress=progress, method=method, rtol=rtol, atol=atol,
                            max_steps=max_steps)
-    problem = _problem(space)
     k = len(space.names)
+    extra = pop.names if pop is not None else ()
+    if extra and _POPULATION in space.names:
+        raise ValueError(f"a varied parameter is named '{_POPULATION}', the name of the "
+                         "population's group of inputs: rename it in the model")
+    problem = _problem(space, extra, [*space.names, *[_POPULATION] * len(extra)] if extra else None)
+    factors = [*space.names, *([_POPULATION] if extra else [])]
     u = sa_sample.sample(problem, n, calc_second_order=second_order, seed=_seed(gen))
-    block = 2 * k + 2 if second_order else k + 2
-    x = space.values(u)
-    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0]) // block))
+    x = space.values(u[:, :k])
+    rows = pop.rows(u[:, k:]) if pop is not None else None
+    y, const = _checked(runner, space.names, x, runner.fn(x, rows))
     keys = ("S1", "S1_conf", "ST", "ST_conf")
     per, s2_rows = [], []
     for j, q in enumerate(runner.qoi_names):
-        res = sa_analyze.analyze(problem, y[:, j], calc_second_order=second_order,
-                                 num_resamples=num_resamples, conf_level=confidence,
-                                 seed=_seed(gen))
+        seed = _seed(gen)
+        if const[j]:
+            res = _nan_result((*keys, "S2", "S2_conf"), len(factors))
+            res["S2"] = res["S2_conf"] = np.full((len(factors), len(factors)), np.nan)
+        else:
+            res = sa_analyze.analyze(problem, y[:, j], calc_second_order=second_order,
+                                     num_resamples=num_resamples, conf_level=confidence,
+                                     seed=seed)
         per.append(res)
         if second_order:
-            for a in range(k):
-                for b in range(a + 1, k):
-                    s2_rows.append({"qoi": q, "param_i": space.names[a], "param_j": space.names[b],
+            for a in range(len(factors)):
+                for b in range(a + 1, len(factors)):
+                    s2_rows.append({"qoi": q, "param_i": factors[a], "param_j": factors[b],
                                     "S2": float(res["S2"][a, b]), "S2_conf": float(res["S2_conf"][a, b])})
     return GlobalSensitivity("sobol", space.names, runner.qoi_names,
-                             _frame(runner.qoi_names, space.names, per, keys),
+                             _frame(runner.qoi_names, factors, per, keys),
                              pd.DataFrame(s2_rows) if second_order else None, x, y,
-                             runner.qoi_times, confidence)
+                             runner.qoi_times, confidence,
+                             _gsa_settings(model, rng, n, population, method, rtol, atol,
+                                           max_steps, num_resamples=num_resamples))
 
 
 @_doc
@@ -723,9 +1037,23 @@ def morris(model: Model | Callable, regimen: Any = None, times: Any = None, *,
            rtol: float = 1e-6, atol: float = 1e-9, max_steps: int = 100_000) -> GlobalSensitivity:
     """Morris elementary effects (screening): ``mu``, ``mu_star``, ``sigma``.
 
-    ``n`` trajectories of ``k + 1`` runs each. Elementary effects are per unit
-    of the normalised scale: the whole range for a uniform parameter, the
-    quantile scale for a distribution.
+    ``n`` trajectories of ``k + 1`` runs each, on a grid of ``num_levels``
+    levels per parameter. A range ``(low, high)`` puts level ``j`` at
+    ``low + (high - low) j / (num_levels - 1)``, its ends included. A
+    distribution puts level ``j`` at the quantile ``(j + 1/2) / num_levels``,
+    the midpoint of ``num_levels`` bins of equal probability (the ends of a
+    range would be the quantiles 0 and 1, infinite or extreme tails): a
+    standard normal with 4 levels is sampled at -1.15, -0.32, 0.32, 1.15.
+    Elementary effects are per unit of the normalised scale: the whole
+    range for a range, the probability (quantile) scale for a distribution.
+
+    Over a population, each trajectory has one subject (drawn with ``rng``),
+    so that each elementary effect is a difference at a fixed subject: for
+    ``y = x (z - 1)``, ``mu_star`` of ``x`` is ``E|z - 1|`` over the
+    population.
+
+    Every quantity of interest must be finite and vary across the samples
+    (else ``ValueError``).
 
     Parameters
     ----------
@@ -745,22 +1073,38 @@ def morris(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     from SALib.sample import morris as sa_sample
 
     gen = np.random.default_rng(rng)
-    space, runner = _setup(model, regimen, times, params, qoi, at, population, gen,
+    space, runner, pop = _setup(model, regimen, times, params, qoi, at, population, gen,
                            n_jobs=n_jobs, executor=executor, chunk_size=chunk_size,
                            progress=progress, method=method, rtol=rtol, atol=atol,
                            max_steps=max_steps)
     problem = _problem(space)
     k = len(space.names)
     u = sa_sample.sample(problem, n, num_levels=num_levels, seed=_seed(gen))
-    x = space.values(u)
-    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0]) // (k + 1)))
+    dist = space.is_distribution
+    level = np.rint(u[:, dist] * (num_levels - 1))
+    probs = u.copy()
+    probs[:, dist] = (level + 0.5) / num_levels
+    x = space.values(probs)
+    rows = None
+    if pop is not None:
+        rows = pop.draw(u.shape[0] // (k + 1), gen)[np.arange(u.shape[0]) // (k + 1)]
+    y, const = _checked(runner, space.names, x, runner.fn(x, rows))
     keys = ("mu", "mu_star", "sigma", "mu_star_conf")
-    per = [sa_analyze.analyze(problem, u, y[:, j], num_resamples=num_resamples,
-                              conf_level=confidence, num_levels=num_levels, seed=_seed(gen))
-           for j in range(y.shape[1])]
+    # SALib divides by the grid step of u, (num_levels - 1) / num_levels of the step in
+    # probability of a distribution: rescale those to effects per unit of probability.
+    scale = np.where(dist, num_levels / (num_levels - 1), 1.0)
+    per = []
+    for j in range(y.shape[1]):
+        seed = _seed(gen)
+        res = (_nan_result(keys, k) if const[j] else
+               sa_analyze.analyze(problem, u, y[:, j], num_resamples=num_resamples,
+                                  conf_level=confidence, num_levels=num_levels, seed=seed))
+        per.append({key: np.asarray(res[key], dtype=float) * scale for key in keys})
     return GlobalSensitivity("morris", space.names, runner.qoi_names,
                              _frame(runner.qoi_names, space.names, per, keys), None, x, y,
-                             runner.qoi_times, confidence)
+                             runner.qoi_times, confidence,
+                             _gsa_settings(model, rng, n, population, method, rtol, atol,
+                                           max_steps, num_levels=num_levels))
 
 
 @_doc
@@ -775,6 +1119,17 @@ def fast(model: Model | Callable, regimen: Any = None, times: Any = None, *,
 
     The confidence intervals come from SALib's bootstrap of the search curve,
     which is known to be unreliable for FAST (SALib issue 649): indicative only.
+
+    Over a population, each of its ``d`` sources of variability (a random
+    effect, a covariate distribution, a covariate table) is one more factor
+    of the design, mapped to subjects by quantiles, ``n * (k + d)`` runs in
+    all; the indices get a row ``"population:<name>"`` per source (see the
+    module docstring). A covariate table is one factor along the table's
+    first principal component, rough for FAST if the rows scatter: prefer
+    :func:`sobol` there.
+
+    Every quantity of interest must be finite and vary across the samples
+    (else ``ValueError``).
 
     Parameters
     ----------
@@ -796,17 +1151,24 @@ def fast(model: Model | Callable, regimen: Any = None, times: Any = None, *,
     if n <= 4 * M * M:
         raise ValueError(f"fast() needs n > 4 * M**2 = {4 * M * M}, got n = {n}")
     gen = np.random.default_rng(rng)
-    space, runner = _setup(model, regimen, times, params, qoi, at, population, gen,
+    space, runner, pop = _setup(model, regimen, times, params, qoi, at, population, gen,
                            n_jobs=n_jobs, executor=executor, chunk_size=chunk_size,
                            progress=progress, method=method, rtol=rtol, atol=atol,
                            max_steps=max_steps)
-    problem = _problem(space)
+    k = len(space.names)
+    extra = pop.names if pop is not None else ()
+    problem = _problem(space, extra)
     u = sa_sample.sample(problem, n, M=M, seed=_seed(gen))
-    x = space.values(u)
-    y = _checked(runner, space.names, x, runner.fn(x, np.arange(x.shape[0])))
+    x = space.values(u[:, :k])
+    rows = pop.rows(u[:, k:]) if pop is not None else None
+    y, const = _checked(runner, space.names, x, runner.fn(x, rows))
     keys = ("S1", "S1_conf", "ST", "ST_conf")
     per = []
     for j in range(y.shape[1]):
+        if const[j]:
+            _seed(gen)
+            per.append(_nan_result(keys, len(problem["names"])))
+            continue
         # SALib's FAST analysis reseeds numpy's global generator and warns that its
         # intervals are indicative (documented above): keep the caller's global state.
         state = np.random.get_state()  # noqa: NPY002 - restoring, not drawing
@@ -819,5 +1181,7 @@ def fast(model: Model | Callable, regimen: Any = None, times: Any = None, *,
         finally:
             np.random.set_state(state)  # noqa: NPY002
     return GlobalSensitivity("fast", space.names, runner.qoi_names,
-                             _frame(runner.qoi_names, space.names, per, keys), None, x, y,
-                             runner.qoi_times, confidence)
+                             _frame(runner.qoi_names, problem["names"], per, keys), None, x, y,
+                             runner.qoi_times, confidence,
+                             _gsa_settings(model, rng, n, population, method, rtol, atol,
+                                           max_steps, M=M))

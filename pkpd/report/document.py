@@ -401,7 +401,8 @@ class Report:
                      ("confidence", result.confidence)]
             self._record_data(f"{label}: samples", pd.DataFrame(result.samples,
                                                                  columns=list(result.params)))
-        rows += list((settings or {}).items())
+        recorded = {k: v for k, v in _duck_settings(result) if k not in ("method", "n")}
+        rows += list({**recorded, **(settings or {})}.items())
         self._record_run(label, rows)
         parts = [f"<pre>{_esc(result.summary())}</pre>"]
         text = [result.summary()]

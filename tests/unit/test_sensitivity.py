@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from pkpd.dosing import Infusion, Regimen
+from pkpd.dosing import Bolus, Infusion, Regimen
 from pkpd.errors import ModelError
 from pkpd.language import parse_model
 from pkpd.metrics import auc, nadir, time_below
@@ -182,8 +182,11 @@ def test_sobol_of_an_endpoint_over_a_population(w1):
                 chunk_size=100)
     again = sobol(w1, REG, TIMES, params=params, qoi=qoi, n=64, population=pop, rng=4)
     np.testing.assert_array_equal(res.values, again.values)
-    assert res.values.shape == (64 * 4, 2)
-    assert res.indices.shape[0] == 4
+    # the population (IIV on B0 and V1) is one more group of the Saltelli design: n (k + 3) runs
+    assert res.values.shape == (64 * 5, 2)
+    assert res.indices.shape[0] == 6
+    assert res.indices["param"].tolist() == ["CL", "kmax", "population"] * 2
+    assert res.params == ("CL", "kmax")
     text = res.summary()
     assert "nadir(Bc)" in text and "time(Bc < 20)" in text
     mo = morris(w1, REG, TIMES, params=params, qoi="Bc", at=[10, 50], n=10, rng=0)
@@ -201,3 +204,122 @@ def test_sensitivity_plots(w1):
     res = sobol(_ishigami, params=ISHIGAMI, n=256, rng=0)
     for kind in ("bar", "time"):
         plt.close(res.plot(kind))
+
+
+PK = """
+name: pk
+dose: central
+[parameters]
+CL = 2.8 (0, inf)
+V = 32 (0, inf)
+[states]
+central = 0
+[equations]
+d/dt(central) = -CL/V*central
+[outputs]
+conc = central/V
+"""
+
+
+@pytest.mark.parametrize(("at", "times", "message"), [
+    ([np.nan], None, r"at= must hold finite times; got nan at position 0"),
+    ([1.0, np.inf], None, r"at= must hold finite times; got inf at position 1"),
+    ([], None, r"at= must be a non-empty 1-D sequence of times at which to analyse 'conc'"),
+    ([[1.0, 2.0]], None, r"non-empty 1-D"),
+    (["soon"], None, r"at= must be a sequence of times \(numbers\)"),
+    ([-5.0], None, r"at=-5 is before the start of the simulation, t = 0"),
+    ([1e300], np.linspace(0, 24, 25), r"at=1e\+300 is outside the simulated times \[0, 24\]"),
+    ([-5.0], np.linspace(0, 24, 25), r"at=-5 is outside the simulated times \[0, 24\]"),
+    ([2.0], [0.0, np.nan], r"times must be a non-empty 1-D sequence of finite output times"),
+])
+def test_output_times_are_validated(at, times, message):
+    # at=[nan] used to hang in the compiled kernel; the others gave all-zero indices
+    m = parse_model(PK)
+    with pytest.raises(ValueError, match=message):
+        sobol(m, Bolus(0, 100), times, params={"CL": (1, 5)}, qoi="conc", at=at, n=8, rng=1)
+
+
+def test_an_output_that_does_not_vary_is_refused():
+    m = parse_model(PK)
+    # long after the dose the concentration underflows to 0 for every clearance
+    with pytest.raises(ValueError, match=r"'conc@1e\+300' is the same \(-?0, to a relative 1e-06\) "
+                                         r"for all 8 samples"):
+        morris(m, Bolus(0, 100), None, params={"CL": (1, 5)}, qoi="conc", at=[1e300], n=4,
+               rng=1)
+    # next to a varying one (a time course), a constant quantity gets NaN indices
+    for method, n in ((sobol, 8), (morris, 4), (fast, 100)):
+        res = method(m, Bolus(0, 100), None, params={"CL": (1, 5)}, qoi="conc",
+                     at=[1.0, 1e300], n=n, rng=1)
+        df = res.to_frame()
+        const = df[df.qoi == "conc@1e+300"].drop(columns=["qoi", "param"])
+        varying = df[df.qoi == "conc@1"].drop(columns=["qoi", "param"])
+        assert const.isna().all().all() and varying.notna().all().all(), method.__name__
+    # y = exp(-ka t) + exp(-kb t) does not depend on kc: its spread is solver noise
+    with pytest.raises(ValueError, match=r"'y@2' is the same"):
+        fast(parse_model(ADDITIVE), None, None, params={"kc": (1.0, 2.0)}, qoi="y", at=[2.0],
+             n=100, rng=0)
+    for method in (sobol, morris, fast):
+        with pytest.raises(ValueError, match=r"'y' is the same \(3, to a relative 1e-12\)"):
+            method(lambda x: np.full(len(x), 3.0), params=ISHIGAMI, n=128 if method is not fast else 100,
+                   rng=0)
+    # a varying quantity next to it is still analysed when asked alone
+    res = sobol(m, Bolus(0, 100), None, params={"CL": (1, 5)}, qoi="conc", at=[1.0], n=8, rng=1)
+    assert np.ptp(res.values) > 0
+
+
+def test_ranges_and_distributions_must_respect_the_bounds():
+    m = parse_model(PK)
+    reg = Bolus(0, 100)
+    with pytest.raises(ModelError, match=r"parameter 'CL' of model 'pk': the range \(-1, 5\) "
+                                         r"reaches outside its bounds \(0, inf\)"):
+        sobol(m, reg, None, params={"CL": (-1, 5)}, qoi="conc", at=[1.0], n=8, rng=0)
+    # a normal law with CV 50% puts 2.3% of clearances below 0
+    with pytest.raises(ModelError, match=r"parameter 'CL' of model 'pk' has bounds \(0, inf\), "
+                                         r"but the distribution norm\(loc=2.8, scale=1.4\) puts "
+                                         r"0.0228 of its probability outside them"):
+        morris(m, reg, None, params={"CL": stats.norm(loc=2.8, scale=1.4)}, qoi="conc",
+               at=[1.0], n=4, rng=0)
+    bounded = m.with_params({})  # same model; bounds (0, inf) both
+    for ok in ({"CL": (0.0, 5.0)}, {"CL": stats.lognorm(0.5, scale=2.8)},
+               {"CL": stats.norm(2.8, 0.2)}):  # 14 SD above 0: nothing to clip
+        res = sobol(bounded, reg, None, params=ok, qoi="conc", at=[1.0], n=8, rng=0)
+        assert (res.samples[:, 0] >= 0).all()
+
+
+@pytest.mark.parametrize("levels", [4, 6])
+def test_morris_puts_distribution_levels_at_bin_midpoints(levels):
+    # f = Phi(a) + 2 b: per unit of probability a has elementary effect 1, per unit of its
+    # range b has 2, exactly, whatever the levels
+    def f(x):
+        return stats.norm.cdf(x[:, 0]) + 2 * x[:, 1]
+
+    res = morris(f, params={"a": stats.norm(0, 1), "b": (0, 1)}, n=50, num_levels=levels, rng=2)
+    a, b = res.samples[:, 0], res.samples[:, 1]
+    # level j -> the quantile (j + 1/2) / levels: the central mass, not +-7 SD
+    np.testing.assert_allclose(np.unique(a), stats.norm.ppf((np.arange(levels) + 0.5) / levels))
+    assert a.min() >= stats.norm.ppf(0.5 / levels) - 1e-12
+    assert a.max() <= stats.norm.ppf(1 - 0.5 / levels) + 1e-12
+    np.testing.assert_allclose(np.unique(b), np.arange(levels) / (levels - 1), atol=1e-12)
+    df = res.to_frame().set_index("param")
+    np.testing.assert_allclose(df.loc["a", ["mu", "mu_star"]], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(df.loc["b", ["mu", "mu_star"]], 2.0, rtol=1e-9)
+    np.testing.assert_allclose(df["sigma"], 0.0, atol=1e-9)
+
+
+def test_results_record_their_settings_for_reports():
+    from pkpd.report import Report
+
+    m = parse_model(PK)
+    loc = local_sensitivity(m, Bolus(0, 100), [1.0, 2.0], rtol=1e-9, atol=1e-11)
+    assert loc.provenance() == {"solver": "auto", "rtol": 1e-9, "atol": 1e-11,
+                                "max_steps": 100_000}
+    g = sobol(m, Bolus(0, 100), None, params={"CL": (1, 5)}, qoi="conc", at=[1.0], n=8, rng=7,
+              rtol=3e-7)
+    assert g.provenance()["seed"] == 7 and g.provenance()["rtol"] == 3e-7
+    assert g.provenance()["n"] == 8 and g.provenance()["solver"] == "auto"
+    f = morris(lambda x: x[:, 0], params={"a": (0, 1)}, n=4, rng=1)
+    assert f.provenance() == {"n": 4, "num_levels": 4, "seed": 1}  # no solver for a function
+    r = Report("t")
+    r.add_sensitivity(g)
+    html = r.to_html()
+    assert "3e-07" in html
