@@ -377,6 +377,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     times = _time_grid(model, args)
     # A trough is read at the last grid time before its dose: put one just before it.
     pre = [e.keywords["time"] for e in parsed if e.metric == "ctrough"]
+    for text, e in zip(args.endpoint or (), parsed, strict=True):
+        if e.metric == "ctrough" and e.keywords["time"] > times[-1]:
+            raise _Usage(f"--endpoint {text!r}: the dose time {e.keywords['time']:g} is after "
+                         f"the end of the simulated times ({times[-1]:g}, --until); simulate "
+                         "past it")
     if pre:
         eps = 1e-6 * (times[-1] - times[0])
         times = np.unique(np.concatenate([times, [t - eps for t in pre if t - eps > times[0]]]))

@@ -394,7 +394,10 @@ def _wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z / den * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exactly 0 at k = 0 and 1 at k = n (centre -+ half misses them by rounding)
+    lower = 0.0 if k == 0 else max(0.0, centre - half)
+    upper = 1.0 if k == n else min(1.0, centre + half)
+    return lower, upper
 
 
 # --------------------------------------------------------------------------- the result

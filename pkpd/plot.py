@@ -477,8 +477,8 @@ def _dose_response_target(dr: Any, endpoint: str | None, ax: Any) -> Any:
         pos = np.arange(len(g))
         p = g["pta"].to_numpy(dtype=float)
         a.bar(pos, p, color="C0", alpha=0.7)
-        a.errorbar(pos, p, yerr=[p - g["pta_lower"].to_numpy(dtype=float),
-                                 g["pta_upper"].to_numpy(dtype=float) - p],
+        a.errorbar(pos, p, yerr=[np.clip(p - g["pta_lower"].to_numpy(dtype=float), 0, None),
+                                 np.clip(g["pta_upper"].to_numpy(dtype=float) - p, 0, None)],
                    fmt="none", ecolor="k", capsize=4)
         a.set_xticks(pos, g["regimen"], rotation=20, ha="right", fontsize=8)
         a.set_ylim(0, 1.05)

@@ -256,6 +256,15 @@ def _number_table(ctx: _Ctx, i: int, kind: str, sec: Mapping, key: str,
     return out
 
 
+def _with_params(ctx: _Ctx, i: int, kind: str, sec: Mapping, model: Model) -> Model:
+    """``model`` with the section's ``params`` table (values checked against the bounds)."""
+    values = _number_table(ctx, i, kind, sec, "params", model.param_names, "parameter")
+    try:
+        return model.with_params(values)
+    except PkpdError as exc:
+        raise ctx.err(i, kind, "params", str(exc)) from None
+
+
 def _names(ctx: _Ctx, i: int, kind: str, sec: Mapping, key: str, allowed: Sequence[str],
            what: str) -> list[str] | None:
     if key not in sec:
@@ -354,8 +363,7 @@ def _population(ctx: _Ctx, i: int, kind: str, sec: Mapping, model: Model) -> Any
     from ..population import Population
 
     if "params" in sec and kind == "population":
-        model = model.with_params(_number_table(ctx, i, kind, sec, "params", model.param_names,
-                                                "parameter"))
+        model = _with_params(ctx, i, kind, sec, model)
     iiv = _number_table(ctx, i, kind, sec, "iiv", model.param_names, "parameter")
     try:
         return Population(model, iiv)
@@ -475,8 +483,7 @@ def _sec_dose_response(report: Report, ctx: _Ctx, i: int, sec: Mapping) -> None:
     from ..dose_response import dose_response, trough
     model = _model(ctx, i, k, sec)
     if "params" in sec:
-        model = model.with_params(_number_table(ctx, i, k, sec, "params", model.param_names,
-                                                "parameter"))
+        model = _with_params(ctx, i, k, sec, model)
     regs = _typed(ctx, i, k, sec, "regimens", dict)
     if not regs:
         raise ctx.err(i, k, "regimens", "must be a table name -> regimen notation with at least "
@@ -541,10 +548,13 @@ def _targets(ctx: _Ctx, i: int, kind: str, sec: Mapping,
             t = ["<" if side == "below" else ">", v]
         if isinstance(t, str):
             m = re.fullmatch(r"\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", t)
-            if m is None:
-                raise ctx.err(i, kind, key, f"must be a comparison such as \"< 10\" (<, <=, >, "
-                                            f">=), got {t!r}")
-            t = [m.group(1), float(m.group(2))]
+            try:
+                t = [m.group(1), float(m.group(2))] if m else None
+            except ValueError:
+                t = None
+            if t is None:
+                raise ctx.err(i, kind, key, f"must be a comparison with a number such as \"< 10\" "
+                                            f"(<, <=, >, >=), got {tab[label]!r}")
         if not (isinstance(t, list) and len(t) == 2 and t[0] in ("<", "<=", ">", ">=")
                 and isinstance(t[1], int | float) and not isinstance(t[1], bool)):
             raise ctx.err(i, kind, key, "must be a comparison such as \"< 10\", [\"<\", 10] or "

@@ -423,3 +423,10 @@ def test_installed_entry_point_lists_models():
                          timeout=120, check=False)
     assert res.returncode == 2 and res.stderr.startswith("pkpd: error: ")
     assert "Traceback" not in res.stderr
+
+
+def test_sensitivity_trough_after_until_is_a_usage_error(capsys):
+    code = main(["sensitivity", "pk_1cmt_iv", "-r", "100 mg iv every 12 h x 3", "--until", "48h",
+                 "-e", "ctrough:conc:time=60h"])
+    err = capsys.readouterr().err
+    assert code == 2 and "after the end of the simulated times (48, --until)" in err

@@ -471,3 +471,25 @@ def test_wald_fallback_and_exact_fit(rng):
 def test_fit_curve_bad_input(x, y, model, kw, match):
     with pytest.raises(ValueError, match=match):
         fit_curve(x, y, model, **kw)
+
+
+def test_wilson_bounds_are_exact_at_zero_and_full_attainment():
+    from pkpd.dose_response import _wilson
+
+    z = stats.norm.ppf(0.975)
+    for n in range(1, 201):
+        lo, hi = _wilson(n, n, 0.95)
+        assert hi == 1.0 and lo == pytest.approx(n / (n + z * z), rel=1e-12)
+        lo, hi = _wilson(0, n, 0.95)
+        assert lo == 0.0 and hi == pytest.approx(z * z / (n + z * z), rel=1e-12)
+
+
+def test_target_plot_with_full_attainment():
+    m = load_model("pk_1cmt_iv")
+    dr = dose_response(Population(m, {"CL": 0.3}), {"q12": "100 mg iv every 12 h x 4"},
+                       np.arange(0, 48.01, 0.5), n=10, rng=1,
+                       endpoints={"tr": trough("conc")}, targets={"tr": "> 0"})
+    row = dr.to_frame().iloc[0]
+    assert row["pta"] == 1.0 and row["pta_upper"] == 1.0
+    fig = dr.plot("target")
+    matplotlib.pyplot.close(fig)

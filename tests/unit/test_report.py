@@ -342,6 +342,12 @@ def test_spec_population_seed_changes_the_subjects(tmp_path):
     ('[[section]]\nkind = "sensitivity"\nmethod = "local"\nmodel = "pk_1cmt_iv"\n'
      'regimen = "100 mg at 0 h"\nuntil = 24\n'
      'endpoint = { metric = "cmax", output = "cnc" }\n', 1, "endpoint", "did you mean 'conc'"),
+    ('[[section]]\nkind = "dose_response"\nmodel = "pk_1cmt_iv"\nuntil = "2 d"\nn = 5\n'
+     'iiv = { CL = 0.3 }\nregimens = { q12 = "100 mg iv every 12 h x 4" }\n'
+     'endpoints.tr = { metric = "trough", output = "conc" }\n' + 'targets = { tr = "< 1e" }\n', 1, "targets.tr", "comparison with a number"),
+    ('[[section]]\nkind = "dose_response"\nmodel = "pk_1cmt_iv"\nuntil = "2 d"\nn = 5\n'
+     'iiv = { CL = 0.3 }\nregimens = { q12 = "100 mg iv every 12 h x 4" }\n'
+     'endpoints.tr = { metric = "trough", output = "conc" }\n' + 'params = { CL = -5 }\n', 1, "params", "outside its bounds"),
 ])
 def test_spec_errors_name_section_and_key(tmp_path, text, section, key, hint):
     path = write(tmp_path, 'title = "bad"\nseed = 1\n' + text)
