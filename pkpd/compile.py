@@ -401,6 +401,16 @@ class CompiledModel:
     def _eval(self, which: int, size: int, t: float, y: Any, p: Any) -> np.ndarray:
         y = np.ascontiguousarray(y, dtype=float) if y is not None else np.zeros(self.n_states)
         p = np.ascontiguousarray(p, dtype=float)
+        # the compiled code reads by index: a short vector would read past its end
+        npc = self.n_params + len(self.model.covariates)
+        if y.shape != (self.n_states,):
+            raise ValueError(f"y must hold the {self.n_states} states of model "
+                             f"'{self.model.name}'; got shape {y.shape}")
+        if p.shape != (npc,):
+            raise ValueError(f"p must hold the {self.n_params} parameters and "
+                             f"{len(self.model.covariates)} covariates of model "
+                             f"'{self.model.name}' ({npc} values, see param_vector()); got "
+                             f"shape {p.shape}")
         out = np.zeros(max(size, 1))
         if self.fn is not None:
             dp = ctypes.POINTER(ctypes.c_double)

@@ -64,7 +64,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .errors import ModelError, closest, closest_match
-from .model import RESERVED_NAMES, Covariate, Model, Output, Param, State, T
+from .model import RESERVED_NAMES, Covariate, Model, Output, Param, State, T, constant_problem
 
 __all__ = ["parse_model", "model_to_text", "load_model", "list_models", "SECTIONS", "FUNCTIONS"]
 
@@ -308,6 +308,9 @@ class _Parser:
         if value.has(sp.I):
             raise self.error(first, f"expression '{text}' is not real (square root or log "
                                     "of a negative number?)")
+        problem = constant_problem(value)
+        if problem:
+            raise self.error(first, f"expression '{text}': {problem}")
         return _Expr(value, self.uses[mark:], first.start, text)
 
     def expression(self) -> sp.Expr:

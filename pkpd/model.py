@@ -442,6 +442,42 @@ def _assignment_order(model: Model) -> list[str]:
     return order
 
 
+_MAX_DOUBLE = 1.7976931348623157e308
+
+
+def _short(node: sp.Basic) -> str:
+    text = sp.sstr(node)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def constant_problem(expr: sp.Basic) -> str | None:
+    """Why a constant part of ``expr`` cannot be computed in double precision, or None.
+
+    The compiled code works in doubles: a constant beyond their range (``10.0^5000``,
+    ``1e300*1e300``) would become inf, and a constant that is not real (``(-8)^(1/3)``,
+    which sympy keeps as ``2*(-1)^(1/3)``) has no real value.
+    """
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, sp.Expr) or isinstance(node, sp.logic.boolalg.Boolean):
+            stack.extend(a for a in node.args if isinstance(a, sp.Basic))
+            continue
+        if node.free_symbols or not node.is_number:
+            stack.extend(node.args)
+            continue
+        try:
+            v = complex(node.evalf(20))
+        except (TypeError, ValueError, OverflowError):
+            return f"the constant {_short(node)} cannot be evaluated as a number"
+        if not (math.isfinite(v.real) and math.isfinite(v.imag)) or abs(v.real) > _MAX_DOUBLE:
+            return (f"the constant {_short(node)} is beyond the range of double precision "
+                    "(~1.8e308)")
+        if v.imag != 0 and abs(v.imag) > 1e-15 * max(1.0, abs(v.real)):
+            return f"the constant {_short(node)} is not real ({v.real:.6g} + {v.imag:.6g}i)"
+    return None
+
+
 def _check_expr(expr: sp.Basic, known: Iterable[str], where: str) -> None:
     known = list(known)
     kset = set(known)
@@ -457,6 +493,9 @@ def _check_expr(expr: sp.Basic, known: Iterable[str], where: str) -> None:
             raise ModelError(f"non-finite number in {where}")
     if expr.has(sp.zoo, sp.nan, sp.oo):
         raise ModelError(f"non-finite value in {where}")
+    problem = constant_problem(expr)
+    if problem:
+        raise ModelError(f"{where}: {problem}")
 
 
 def _check_param_value(p: Param) -> None:

@@ -100,6 +100,11 @@ class Prepared:
         from . import kernel
 
         cm = self.compiled
+        npc = cm.n_params + len(cm.model.covariates)
+        if np.ndim(p) != 1 or len(p) != npc:
+            raise ValueError(f"p must hold the {cm.n_params} parameters and "
+                             f"{len(cm.model.covariates)} covariates of model '{cm.model.name}' "
+                             f"({npc} values, see Prepared.base_vector); got shape {np.shape(p)}")
         sidx = np.asarray(sens if sens is not None else [], dtype=np.int64)
         if self.linear is not None and sidx.size == 0:
             return self._run_linear(p)
