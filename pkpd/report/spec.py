@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..endpoints_spec import endpoint_spec_from_table
-from ..errors import PkpdError, SpecError, closest
+from ..errors import FitError, PkpdError, SimulationError, SpecError, closest
 from ..model import Model
 from ..notation import parse_duration, regimen_for_model
 from .document import Report
@@ -322,8 +322,15 @@ def _n(ctx: _Ctx, i: int, kind: str, sec: Mapping, default: int) -> int:
 
 
 def _run(ctx: _Ctx, i: int, kind: str, fn: Callable[[], Any]) -> Any:
+    """Run a section's computation: a failed run stays a run failure (SimulationError,
+    FitError: ``pkpd report`` exits 1), anything else is a mistake in the spec."""
     try:
         return fn()
+    except (SimulationError, FitError) as exc:
+        where = f"{ctx.path}: section {i} (kind '{kind}')"
+        if isinstance(exc, SimulationError):
+            raise SimulationError(f"{where}: {exc}", time=exc.time) from None
+        raise FitError(f"{where}: {exc}") from None
     except (PkpdError, ValueError) as exc:
         raise ctx.err(i, kind, None, f"{type(exc).__name__}: {exc}") from None
 

@@ -539,3 +539,16 @@ def test_spec_regimen_may_name_a_regimen_of_the_model_file(tmp_path):
     # C(24) = 100/V (exp(-k 24) + exp(-k 12)), k = CL/V (closed form)
     k = 3 / 30
     assert f"<td>{100 / 30 * (math.exp(-k * 24) + math.exp(-k * 12)):.6g}</td>" in text
+
+
+def test_a_failed_run_in_a_spec_stays_a_run_failure(tmp_path, capsys):
+    from pkpd.cli import main
+    from pkpd.errors import SimulationError
+
+    path = write(tmp_path, 'title = "t"\nseed = 1\n[[section]]\nkind = "simulate"\n'
+                           'model = "pk_1cmt_iv"\nregimen = "100 mg at 0 h"\nuntil = "1 d"\n'
+                           'params = { V = 0 }\n')
+    with pytest.raises(SimulationError, match=r"section 1 \(kind 'simulate'\): .*not finite"):
+        report_from_spec(path)
+    assert main(["report", str(path), "-o", str(tmp_path / "r.html")]) == 1  # run failed
+    assert "section 1" in capsys.readouterr().err
