@@ -149,6 +149,11 @@ def _error(tok: _Tok, message: str) -> RegimenError:
     return exc
 
 
+# Prescription abbreviations (q24w, qd, bid, ...): the notation spells intervals out.
+_FREQUENCY = re.compile(r"q\d*(min|h|hr|d|w|wk)?|qd|qod|bid|tid|qid|qw|qhs|qam|qpm")
+_FREQUENCY_HINT = "write the interval out, e.g. 'every 24 w' for q24w or 'every 12 h' for bid"
+
+
 def _time_unit(unit: str) -> str:
     """The model's time unit as a key of ``_MINUTES``."""
     key = _TIME_WORDS.get(str(unit).strip().lower())
@@ -228,6 +233,9 @@ class _Parser:
         if w in _TIME_WORDS or w in _REJECTED_TIME:
             raise self.error(tok, f"'{tok.text}' is a time unit; a dose starts with its amount "
                                   "and amount unit, e.g. '600 mg'")
+        if _FREQUENCY.fullmatch(w):
+            raise self.error(tok, f"'{tok.text}' is a dosing-frequency abbreviation, not an "
+                                  f"amount unit; {_FREQUENCY_HINT}")
         self.take()
         unit = tok.text
         if self.peek().kind == "punct" and self.peek().text == "/" and self.peek(1).kind == "word":
@@ -329,6 +337,8 @@ class _Parser:
                 once("ss", tok)
             else:
                 hint = closest(w, sorted(_KEYWORDS | set(_ROUTES))) if w else ""
+                if w and _FREQUENCY.fullmatch(w):
+                    hint = f"; '{tok.text}' looks like a dosing frequency: {_FREQUENCY_HINT}"
                 what = "a time unit belongs after a number" if w in _TIME_WORDS else \
                     f"expected {_CLAUSES}"
                 raise self.error(tok, f"unexpected {_found(tok)} in a dose; {what}{hint}")

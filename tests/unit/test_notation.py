@@ -389,3 +389,10 @@ def test_in_words_repeats_steady_state_resets_and_other_units():
     assert (Bolus(3, 1, "A") + Reset(5)).in_words("s") == \
         "1 into A at 3 s;\nreset all states at 5 s"
     assert Regimen((Bolus(3, 1, "A"),)).in_words() == "1 into A at time 3"
+
+
+@pytest.mark.parametrize("text", ["600 q24w", "600 mg q24w x 4", "600 mg bid", "5 qd",
+                                  "600 mg iv qd"])
+def test_dosing_frequency_abbreviations_are_explained(text):
+    with pytest.raises(RegimenError, match=r"dosing.frequency.*write the interval out"):
+        parse_regimen(text, time_unit="day")
