@@ -433,7 +433,9 @@ class Simulation:
     method : str
         The method used ("analytic", "nonstiff", "stiff" or "auto").
     stats : dict
-        Right-hand-side evaluations, Jacobians, accepted and rejected steps.
+        Right-hand-side evaluations, Jacobians, accepted and rejected steps, and
+        ``solver``: what ran ("analytic", "tsit5", "rodas4" or "tsit5, then
+        rodas4" when "auto" switched).
     """
 
     model: Model
@@ -489,6 +491,15 @@ class Simulation:
         return (f"<Simulation {self.model.name!r}: {len(self.times)} times "
                 f"{self.times[0]:g}..{self.times[-1]:g} {self.model.time_unit}, "
                 f"{len(self.regimen)} dose entries, method={self.method}>")
+
+
+def _solver_used(method: str, switched: bool) -> str:
+    if method == "analytic":
+        return "analytic"
+    code = _METHODS[method]
+    if code == 1:
+        return "rodas4"
+    return "tsit5, then rodas4" if switched else "tsit5"
 
 
 def simulate(model: Model, regimen: Regimen | Bolus | Infusion | Sequence | None, times: Any, *,
@@ -571,7 +582,8 @@ def simulate(model: Model, regimen: Regimen | Bolus | Infusion | Sequence | None
     Y, O, _, _, stats = prep.run(p)
     used = "analytic" if prep.linear is not None else method
     st = {"nfev": int(stats[0]), "njev": int(stats[1]), "naccept": int(stats[2]),
-          "nreject": int(stats[3]), "switched_to_stiff": bool(stats[4])}
+          "nreject": int(stats[3]), "switched_to_stiff": bool(stats[4]),
+          "solver": _solver_used(used, bool(stats[4]))}
     return Simulation(model, prep.regimen, t, Y, O, used, rtol, atol, st,
                       model.covariate_values)
 

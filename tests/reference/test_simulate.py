@@ -183,7 +183,9 @@ def test_three_compartment_against_matrix_exponential(method):
 
 def test_auto_uses_exact_solver_for_linear_models_only():
     assert simulate(onecmt_iv(), Bolus(0, 1), [0, 1]).method == "analytic"
+    assert simulate(onecmt_iv(), Bolus(0, 1), [0, 1]).stats["solver"] == "analytic"
     assert simulate(w1_model(), w1_regimen(), [0, 1]).method == "auto"
+    assert simulate(w1_model(), w1_regimen(), [0, 1]).stats["solver"] == "tsit5"
     with pytest.raises(SimulationError, match="linear"):
         simulate(w1_model(), w1_regimen(), [0, 1], method="analytic")
 
@@ -232,8 +234,9 @@ def test_stiff_problem_switches_method_and_matches_radau():
                     "y3": sp.Symbol("k2") * y2 ** 2})
     t = np.array([0, 1e-3, 0.1, 1, 10, 40.0])
     sim = simulate(m, None, t, method="auto", rtol=1e-6, atol=1e-10)
-    assert sim.stats["switched_to_stiff"]
+    assert sim.stats["switched_to_stiff"] and sim.stats["solver"] == "tsit5, then rodas4"
     stiff = simulate(m, None, t, method="stiff", rtol=1e-6, atol=1e-10)
+    assert stiff.stats["solver"] == "rodas4"
 
     def f(t, y):
         return [-0.04 * y[0] + 1e4 * y[1] * y[2], 0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] ** 2,
