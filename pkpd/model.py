@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from numbers import Real
 from typing import Any
 
 import sympy as sp
@@ -54,6 +55,14 @@ _ALLOWED_FUNCS = (
     sp.exp, sp.log, sp.Abs, sp.Min, sp.Max, sp.Piecewise, sp.sin, sp.cos, sp.tan,
     sp.atan, sp.tanh,
 )
+
+
+def _check_number(name: str, v: Any, what: str) -> None:
+    """A value given for a parameter or covariate must be a real number (not text or a bool,
+    which ``float()`` would quietly convert)."""
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise ModelError(f"{what} '{name}' must be a number, got {v!r} "
+                         f"({type(v).__name__})")
 
 
 def _finite(x: float) -> bool:
@@ -305,6 +314,7 @@ class Model:
         new = dict(values or {}, **kw)
         for name in new:
             self.param(name)
+            _check_number(name, new[name], "parameter")
         params = tuple(Param(p.name, float(new[p.name]), p.unit, p.lower, p.upper, p.description)
                        if p.name in new else p for p in self.params)
         for p in params:
@@ -332,6 +342,9 @@ class Model:
             if name not in self.covariate_names:
                 raise ModelError(f"model '{self.name}' has no covariate '{name}'"
                                  f"{closest(name, self.covariate_names)}")
+        for name in new:
+            if name in self.covariate_names:
+                _check_number(name, new[name], "covariate")
         covs = tuple(replace(c, value=float(new[c.name])) if c.name in new else c for c in self.covariates)
         for c in covs:
             if not _finite(c.value):

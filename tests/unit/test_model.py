@@ -190,3 +190,17 @@ def test_expanded_substitutes_assignment_chains():
     for e in ex.rhs + ex.outputs:
         assert not e.free_symbols & {CLi, C, k}
     assert m.expanded() is ex  # memoised on the (hashable) value
+
+
+def test_with_params_and_covariates_take_numbers_only():
+    import numpy as np
+
+    from pkpd import load_model
+
+    m = load_model("ocrelizumab_bcell")
+    assert m.with_params(CLinf=np.float64(0.2)).param("CLinf").value == 0.2
+    for bad in ("0.2", True, None):
+        with pytest.raises(ModelError, match="must be a number"):
+            m.with_params(CLinf=bad)
+        with pytest.raises(ModelError, match="must be a number"):
+            m.with_covariates(WT=bad)
