@@ -32,8 +32,8 @@ and drc. Confidence intervals are profile-likelihood intervals (lmfit's
 ``conf_interval``, an F-test with ``(1, n - p)`` degrees of freedom, i.e. the
 profile-t interval of R's ``confint``); where the profile cannot be closed
 (it reaches a bound or flattens out) the interval of that parameter is the
-Wald interval ``estimate +/- t(n - p) * SE`` and :attr:`CurveFit.ci_method`
-says so. ``AIC`` and ``BIC`` are R's: ``-2 log L + k (p + 1)`` with the
+Wald interval ``estimate +/- t(n - p) * SE``, clipped to the parameter's
+bounds, and :attr:`CurveFit.ci_method` says so. ``AIC`` and ``BIC`` are R's: ``-2 log L + k (p + 1)`` with the
 Gaussian log-likelihood at the least-squares estimate (``k`` = 2 or
 ``log n``; the residual variance counts as a parameter).
 
@@ -538,7 +538,7 @@ class CurveFit:
             lines.append(f"    {k + ':':<{width}} [{lo:.6g}, {hi:.6g}] ({self.ci_method[k]})")
         if self.wald:
             lines.append("    (wald: the profile likelihood could not be closed; the interval "
-                         "is estimate +/- t * SE)")
+                         "is estimate +/- t * SE, clipped to the parameter's bounds)")
         names = list(self.params)
         corr = self.correlation
         pairs = sorted(((abs(corr[i, j]), names[i], names[j], corr[i, j])
@@ -698,7 +698,9 @@ def _intervals(lmfit: Any, mini: Any, res: Any, curve: _Curve, est: dict, se: di
     if dof > 0:
         tq = float(stats.t.ppf(0.5 + confidence / 2, dof))
         for k in curve.params:
-            ci[k] = (est[k] - tq * se[k], est[k] + tq * se[k])
+            # clipped to the parameter's bounds: a Wald interval does not know them
+            lo_b, hi_b = float(res.params[k].min), float(res.params[k].max)
+            ci[k] = (max(est[k] - tq * se[k], lo_b), min(est[k] + tq * se[k], hi_b))
             how[k] = "wald"
     else:
         ci = {k: (math.nan, math.nan) for k in curve.params}

@@ -493,3 +493,14 @@ def test_target_plot_with_full_attainment():
     assert row["pta"] == 1.0 and row["pta_upper"] == 1.0
     fig = dr.plot("target")
     matplotlib.pyplot.close(fig)
+
+
+def test_wald_intervals_stay_within_the_bounds():
+    # a decreasing sigmoid fitted with Michaelis-Menten drives Km to its lower bound 0
+    rng = np.random.default_rng(0)
+    x = np.repeat([0, 1, 3, 10, 30, 100, 300.0], 3)
+    y = sigmoid_emax(x, 100, -90, 20, 1.5) + rng.normal(0, 4, x.size)
+    r = fit_curve(x, y, "mm")
+    lo, hi = r.ci["Km"]
+    assert r.ci_method["Km"] == "wald" and lo == 0.0 and hi > 0
+    assert "clipped to the parameter's bounds" in r.summary()
