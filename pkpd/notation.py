@@ -34,7 +34,9 @@ Words are case-insensitive, except state names.
 ``into STATE``
     The target state; overrides the route's target and ``default_target``.
 ``at T1, T2, ... TUNIT``
-    One dose at each listed time, e.g. ``at 0, 7, 14 d``.
+    One dose at each listed time, e.g. ``at 0, 7, 14 d``; each time may carry
+    its own unit (``at 0 h, 12 h, 2 d``), and times without one take the unit
+    of the last.
 ``every INTERVAL TUNIT`` with ``x COUNT`` (or ``COUNT times``, or ``until T TUNIT``)
     Repeated dosing: ``COUNT`` doses in all, ``INTERVAL`` apart (NONMEM
     ``II`` and ``ADDL = COUNT - 1``). ``until T`` gives every dose at a time
@@ -214,6 +216,14 @@ class _Parser:
         raise self.error(tok, f"expected the time unit of {what} (min, h, d or w), found "
                               f"{_found(tok)}{hint}")
 
+    def optional_time_unit(self) -> str | None:
+        """A time unit if one comes next (a list of times may give one per value)."""
+        w = self.word(self.peek())
+        if w in _TIME_WORDS:
+            self.take()
+            return _TIME_WORDS[w]
+        return None
+
     def duration(self, what: str) -> tuple[float, _Tok]:
         """``NUMBER TUNIT`` converted to the model's time unit."""
         value, tok = self.number(what)
@@ -299,12 +309,14 @@ class _Parser:
                     value * _MINUTES[self.model_unit] / _MINUTES[per]
             elif w == "at":
                 once("at", tok)
-                values = [self.number("a dose time")[0]]
+                # "at 0, 12, 24 h" (one unit for all) or "at 0 h, 12 h, 2 d" (each its own)
+                values = [(self.number("a dose time")[0], self.optional_time_unit())]
                 while self.peek().kind == "punct" and self.peek().text == ",":
                     self.take()
-                    values.append(self.number("a dose time after ','")[0])
-                tu = self.time_unit("the dose times")
-                at_times = [self.convert(v, tu) for v in values]
+                    values.append((self.number("a dose time after ','")[0],
+                                   self.optional_time_unit()))
+                tu = values[-1][1] or self.time_unit("the dose times")
+                at_times = [self.convert(v, u or tu) for v, u in values]
             elif w == "into":
                 once("into", tok)
                 stok = self.peek()

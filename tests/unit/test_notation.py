@@ -396,3 +396,17 @@ def test_in_words_repeats_steady_state_resets_and_other_units():
 def test_dosing_frequency_abbreviations_are_explained(text):
     with pytest.raises(RegimenError, match=r"dosing.frequency.*write the interval out"):
         parse_regimen(text, time_unit="day")
+
+
+@pytest.mark.parametrize(("text", "times"), [
+    ("100 mg at 0 h, 12 h", [0.0, 12.0]),
+    ("100 mg at 0, 12 h", [0.0, 12.0]),
+    ("100 mg at 0 h, 1, 2 d", [0.0, 24.0, 48.0]),
+])
+def test_at_times_may_carry_their_own_units(text, times):
+    assert [d.time for d in parse_regimen(text, time_unit="h")] == times
+
+
+def test_at_times_need_a_unit_at_the_end():
+    with pytest.raises(RegimenError, match="expected the time unit of the dose times"):
+        parse_regimen("100 mg at 0 h, 12", time_unit="h")
