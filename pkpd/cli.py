@@ -403,6 +403,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
         run = {"sobol": sobol, "morris": morris, "fast": fast}[args.method]
         if args.n is not None:
+            if args.n < 1:
+                raise _Usage(f"-n must be a positive number of samples, got {args.n}")
             kw["n"] = args.n
         result = run(model, regimen, times, params=params, qoi=endpoints, rng=seed,
                      progress=not args.quiet, **kw)

@@ -430,3 +430,9 @@ def test_sensitivity_trough_after_until_is_a_usage_error(capsys):
                  "-e", "ctrough:conc:time=60h"])
     err = capsys.readouterr().err
     assert code == 2 and "after the end of the simulated times (48, --until)" in err
+
+
+def test_sensitivity_n_must_be_positive(capsys):
+    code = main(["sensitivity", "pk_1cmt_iv", "-r", "100 mg iv", "--until", "24h",
+                 "--method", "sobol", "-p", "CL=1:5", "-e", "cmax:conc", "-n", "0"])
+    assert code == 2 and "-n must be a positive number of samples, got 0" in capsys.readouterr().err
