@@ -15,6 +15,7 @@ from scipy import integrate, stats
 from pkpd.language import parse_model
 from pkpd.population import Population
 from pkpd.sensitivity import fast, morris, sobol
+from tests.unit.test_sensitivity import ADDITIVE
 
 pytest.importorskip("SALib")
 
@@ -35,23 +36,6 @@ y = x*(z - 1)
 """
 
 # y = exp(-ka t) + exp(-kb t) (+ an inert kc): additive, so S1 = ST, shares of variances
-ADDITIVE = """
-name: additive
-[parameters]
-ka = 0.5 (0, inf)
-kb = 1 (0, inf)
-kc = 1 (0, inf)
-[states]
-A = 1
-B = 1
-C = 1
-[equations]
-d/dt(A) = -ka*A
-d/dt(B) = -kb*B
-d/dt(C) = -kc*C
-[outputs]
-y = A + B
-"""
 T = 2.0
 
 
