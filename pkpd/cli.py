@@ -167,6 +167,9 @@ def _time_grid(model: Model, args: argparse.Namespace) -> np.ndarray:
     if not args.until:
         raise _Usage("give the end of the simulation with --until (e.g. --until 24h or "
                      "--until 104w), or the output times with --times")
+    for opt, v in (("--until", args.until), ("--step", args.step)):
+        if v and v.lstrip().startswith("-"):
+            raise _Usage(f"{opt} {v!r} must be positive")
     until = parse_duration(args.until, tu, what="--until")
     if until <= 0:
         raise _Usage(f"--until {args.until!r} must be after time 0")
@@ -605,6 +608,25 @@ def _exit_code(exc: BaseException) -> int | None:
     return None
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """``--step -1h`` -> ``--step=-1h``: argparse takes a value starting with '-' for an
+    option ("expected one argument"); attached, it reaches our parser, which says what
+    is wrong with it."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if a in ("--step", "--until") and len(nxt) > 1 and nxt[0] == "-" and (
+                nxt[1].isdigit() or nxt[1] == "."):
+            out.append(f"{a}={nxt}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pkpd`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
@@ -621,7 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_negative_values(
+            list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if getattr(args, "run", None) is None:

@@ -436,3 +436,10 @@ def test_sensitivity_n_must_be_positive(capsys):
     code = main(["sensitivity", "pk_1cmt_iv", "-r", "100 mg iv", "--until", "24h",
                  "--method", "sobol", "-p", "CL=1:5", "-e", "cmax:conc", "-n", "0"])
     assert code == 2 and "-n must be a positive number of samples, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--until", "24h", "--step", "-1h"], ["--until", "-5h"]])
+def test_negative_durations_are_named(argv, capsys):
+    code = main(["simulate", "pk_1cmt_iv", "-r", "100 mg iv", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and "must be positive" in err and "expected one argument" not in err
