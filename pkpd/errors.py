@@ -22,6 +22,7 @@ mean 'EC50'?``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "PkpdError",
@@ -104,6 +105,12 @@ class SpecError(PkpdError, ValueError):
     """A specification is invalid: a report specification (:func:`pkpd.report.report_from_spec`),
     a fit specification (:func:`pkpd.fit.run_fit`) or an endpoint given as text or a TOML table (:mod:`pkpd.endpoints_spec`); the message
     names where (file, section, key) and what is allowed."""
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, for messages (``1``, not ``np.int64(1)``)."""
+    item = getattr(value, "item", None)
+    return item() if item is not None and getattr(value, "ndim", None) == 0 else value
 
 
 def closest_match(name: str, candidates: Sequence[str]) -> str | None:

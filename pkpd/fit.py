@@ -93,7 +93,7 @@ from scipy import special, stats
 from .curves import bounds_hit
 from .data import OBSERVATION_COLUMNS, Dataset, Subject, read_nonmem
 from .dosing import Reset, as_regimen
-from .errors import DataError, FitError, PkpdError, SimulationError, SpecError, closest
+from .errors import DataError, FitError, PkpdError, SimulationError, SpecError, closest, plain
 from .model import Model
 from .simulate import Prepared, prepare
 
@@ -829,7 +829,7 @@ def _numeric_column(frame: pd.DataFrame, col: Any, what: str) -> np.ndarray:
 
 def _cell(frame: pd.DataFrame, col: Any, i: int) -> str:
     v = frame[col].iloc[i]
-    return "missing" if pd.isna(v) else repr(v.item() if isinstance(v, np.generic) else v)
+    return "missing" if pd.isna(v) else repr(plain(v))
 
 
 # --------------------------------------------------------------------------- results

@@ -59,7 +59,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, closest
+from .errors import DataError, closest, plain
 
 __all__ = [
     "Endpoint",
@@ -214,17 +214,12 @@ class Endpoint:
             try:
                 values[k] = self.evaluate(*_grid(t[rows], y[rows], self.name))
             except ValueError as err:
-                raise ValueError(f"ID {_plain_id(ids[k])!r}: {err}") from err
+                raise ValueError(f"ID {plain(ids[k])!r}: {err}") from err
         return pd.Series(values, index=index, name=self.name)
 
 
 # ---------------------------------------------------------------------------
 # numerical kernels (module level so that endpoints pickle for process pools)
-
-
-def _plain_id(v: Any) -> Any:
-    """A subject ID for messages: numpy scalars as plain Python values (``1``, not ``np.int64(1)``)."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _grid(t: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -70,7 +70,7 @@ import pandas as pd
 
 from .compile import CompiledModel, compile_model
 from .dosing import Regimen, as_regimen
-from .errors import ModelError, SimulationError, closest
+from .errors import ModelError, SimulationError, closest, plain
 from .model import Model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -271,7 +271,7 @@ class Population:
                     raise ValueError(f"covariate table: the ID of row "
                                      f"{int(np.argmax(tid.isna().to_numpy())) + 1} is missing")
                 if tid.duplicated().any():
-                    raise ValueError(f"covariate table: ID {_py(tid[tid.duplicated()].iloc[0])} "
+                    raise ValueError(f"covariate table: ID {plain(tid[tid.duplicated()].iloc[0])} "
                                      f"occurs twice; IDs must be unique")
         elif isinstance(cov_spec, Mapping):
             cov_spec = dict(cov_spec)
@@ -361,15 +361,10 @@ class Population:
         return f"<Population of {self.model.name!r}: IIV on {iiv}>"
 
 
-def _py(x: Any) -> Any:
-    """A numpy scalar as the Python value (``1``, not ``np.int64(1)``, in messages)."""
-    return x.item() if isinstance(x, np.generic) else x
-
-
 def _id_list(ids: Any, k: int = 10) -> str:
     """Up to ``k`` IDs, comma separated, ``...`` when there are more."""
     ids = list(ids)
-    return ", ".join(str(_py(i)) for i in ids[:k]) + (", ..." if len(ids) > k else "")
+    return ", ".join(str(plain(i)) for i in ids[:k]) + (", ..." if len(ids) > k else "")
 
 
 def _logit_bounds(m: Model, name: str) -> tuple[float, float]:
@@ -1030,7 +1025,7 @@ def simulate_population(population: Population | pd.DataFrame,
                         f"{type(population).__name__}")
     res_model |= dict(residual or {})
     ids = table["ID"].to_numpy()
-    id_list = [_py(i) for i in ids]
+    id_list = [plain(i) for i in ids]
     nsub = len(table)
     if nsub == 0:
         raise ValueError("no subjects to simulate")
@@ -1173,7 +1168,7 @@ def _check_percentiles(percentiles: Any) -> tuple[float, ...]:
     bad = ~(np.isfinite(q) & (q >= 0) & (q <= 100))
     if bad.any():
         raise ValueError(f"percentiles must be finite numbers in [0, 100], got "
-                         f"{_py(q[bad][0])!r} in {percentiles!r}")
+                         f"{plain(q[bad][0])!r} in {percentiles!r}")
     return tuple(float(v) for v in q)
 
 
