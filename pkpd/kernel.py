@@ -996,7 +996,6 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
     fl = np.zeros(2 * n)
     _mcall(fn, 8, 0.0, ybuf, p, fl)
     y = np.zeros(n)
-    J = np.zeros((n, n))
     # lag + duration > interval would leave the previous interval's infusion running at
     # the dose time, which Phi (one interval from the dose record) does not model
     if fl[n + cmt] >= interval or (typ == INFUSION and fl[n + cmt] + dur > interval):
@@ -1014,50 +1013,43 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
     cov_v = np.zeros((0, 0))
     cov_kind = np.zeros(0, dtype=np.int64)
     sidx = np.zeros(0, dtype=np.int64)
-    A = np.zeros((n, n))
+    A = np.zeros((n, n))  # Phi_y - I by finite differences
     piv = np.zeros(n, dtype=np.int64)
+    fy = np.zeros(n)
     g = np.zeros(n)
     for _ in range(max_iter):
-        for i in range(n):
-            reset[0, i] = y[i]
-        st, _tf, Y, _O, _S, _OS, _zf, _stt = solve(
-            fn, n, npar, nout, p, 0.0, tout, d_time, d_type, d_cmt, d_amt, d_dur, reset,
-            reset_s, cov_t, cov_v, cov_kind, AUTO, rtol * 1e-2, atol * 1e-2, 0.0, max_steps,
-            sidx, nonauto, fused)
-        if st != OK:
-            return st, y
-        done = True
-        rms = 0.0
-        for i in range(n):
-            fy = Y[0, i]
-            g[i] = fy - y[i]
-            if abs(g[i]) > tol * max(1.0, abs(fy)):
-                done = False
-            rms += (g[i] / (atol + rtol * abs(fy))) ** 2
-        if done or np.sqrt(rms / n) < 1e-3:
-            for i in range(n):
-                y[i] = Y[0, i]
-            return OK, y
-        for j in range(n):
-            hj = 1e-6 * max(abs(y[j]), 1.0)
+        # column -1: Phi(y) itself; columns j >= 0: Phi(y + h_j e_j) for the Jacobian
+        for j in range(-1, n):
+            hj = 1e-6 * max(abs(y[j]), 1.0) if j >= 0 else 0.0
             for i in range(n):
                 reset[0, i] = y[i]
-            reset[0, j] += hj
-            st, _tf, Yj, _O, _S, _OS, _zf, _stt = solve(
+            if j >= 0:
+                reset[0, j] += hj
+            st, _tf, Y, _O, _S, _OS, _zf, _stt = solve(
                 fn, n, npar, nout, p, 0.0, tout, d_time, d_type, d_cmt, d_amt, d_dur, reset,
                 reset_s, cov_t, cov_v, cov_kind, AUTO, rtol * 1e-2, atol * 1e-2, 0.0,
                 max_steps, sidx, nonauto, fused)
             if st != OK:
                 return st, y
+            if j >= 0:
+                for i in range(n):
+                    A[i, j] = (Y[0, i] - fy[i]) / hj - (1.0 if i == j else 0.0)
+                continue
+            done = True
+            rms = 0.0
             for i in range(n):
-                J[i, j] = (Yj[0, i] - Y[0, i]) / hj
-        for i in range(n):
-            for j in range(n):
-                A[i, j] = J[i, j]
-            A[i, i] -= 1.0
-            g[i] = -g[i]
+                fy[i] = Y[0, i]
+                g[i] = fy[i] - y[i]
+                if abs(g[i]) > tol * max(1.0, abs(fy[i])):
+                    done = False
+                rms += (g[i] / (atol + rtol * abs(fy[i]))) ** 2
+            if done or np.sqrt(rms / n) < 1e-3:
+                for i in range(n):
+                    y[i] = fy[i]
+                return OK, y
         big = 1.0
         for i in range(n):
+            g[i] = -g[i]
             for j in range(n):
                 big = max(big, abs(A[i, j]))
         if not _lu_factor(A, piv, n):
@@ -1067,7 +1059,7 @@ def steady_state(fn, n, npar, nout, p, cmt, amt, dur, interval, rtol, atol, max_
             # reaches is never eliminated, so no periodic steady state exists
             if abs(A[i, i]) < 1e-8 * big:
                 return SS_NO_PERIODIC, y
-        _lu_solve(A, piv, g, 0, n)  # step = (J - I)^-1 (-G)
+        _lu_solve(A, piv, g, 0, n)  # step = (Phi_y - I)^-1 (-G)
         for i in range(n):
             y[i] += g[i]
     return SS_NOT_CONVERGED, y
